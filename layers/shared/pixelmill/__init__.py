@@ -1,0 +1,1 @@
+"""pixelmill: a serverless image-processing service (shared package of the Lambda layer)."""

@@ -1,0 +1,1 @@
+"""Models of the API and of the task record."""

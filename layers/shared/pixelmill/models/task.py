@@ -1,0 +1,89 @@
+"""The task: what a client asked for and where its processing stands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixelmill.models.ids import ImageId, TaskId
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life: new → queued → processing → done | failed | cancelled."""
+
+    NEW = "new"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the task can change no more."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED})
+UNFINISHED_STATUSES = frozenset({TaskStatus.NEW, TaskStatus.QUEUED, TaskStatus.PROCESSING})
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class TaskError(BaseModel):
+    """Why a task failed: a machine-readable code and a sentence for a person."""
+
+    code: str = Field(examples=["image_too_large"])
+    message: str = Field(examples=["source is 20000×20000 pixels; the limit is 100000000"])
+
+
+class TaskCreate(BaseModel):
+    """The body of POST /api/tasks/ (the seed's CreationModel)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: ImageId
+    function_type: str = Field(min_length=1, max_length=64, examples=["resize"])
+    function_args: dict[str, Any] = Field(default_factory=dict, examples=[{"width": 800}])
+
+
+class Task(BaseModel):
+    """The task record as stored; ``result_key`` and friends never leave the service."""
+
+    task_id: TaskId
+    image_id: str
+    function_type: str
+    function_args: dict[str, Any]
+    status: TaskStatus = TaskStatus.NEW
+    progress: int = Field(default=0, ge=0, le=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    duration: float | None = None
+    new_image_id: str | None = None
+    error: TaskError | None = None
+    result_key: str | None = None
+    result_content_type: str | None = None
+    result_extension: str | None = None
+
+
+class TaskPublic(BaseModel):
+    """A task as the API returns it: the seed's fields plus progress, result_url and error."""
+
+    task_id: str = Field(description="Time-sortable id (ULID).")
+    image_id: str
+    function_type: str
+    function_args: dict[str, Any]
+    status: TaskStatus
+    progress: int = Field(ge=0, le=100, description="0..100")
+    created_at: datetime
+    updated_at: datetime
+    duration: float | None = Field(description="Seconds of processing, once finished.")
+    new_image_id: str | None = Field(description="Id of the result image, once done.")
+    result_url: str | None = Field(description="Presigned download URL of the result, once done.")
+    error: TaskError | None = Field(description="Why the task failed, once failed.")

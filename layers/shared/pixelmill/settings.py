@@ -1,0 +1,60 @@
+"""The one settings model: every environment variable the functions read."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """pixelmill's configuration, read from ``PIXELMILL_*`` environment variables.
+
+    The names match the ``Environment`` of the functions in ``template.yaml``
+    (an infrastructure test keeps the two in step).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PIXELMILL_", frozen=True, extra="ignore")
+
+    images_bucket: str = Field(default="pixelmill-images", description="S3 bucket of uploads and results.")
+    tasks_table: str = Field(default="pixelmill-tasks", description="DynamoDB table of tasks.")
+    task_queue_url: str = Field(default="", description="URL of the SQS queue of task ids.")
+
+    max_upload_bytes: int = Field(default=50 * MIB, gt=0, description="Largest accepted upload.")
+    max_source_pixels: int = Field(
+        default=100_000_000, gt=0, description="Largest source image (width × height), checked before decoding."
+    )
+    max_output_pixels: int = Field(default=50_000_000, gt=0, description="Largest result image (width × height).")
+    max_animation_frames: int = Field(default=300, gt=0, description="Most frames of an animated source.")
+    allowed_input_formats: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"}),
+        description="Pillow format names a source may have (comma-separated in the environment).",
+    )
+
+    task_timeout_seconds: float = Field(
+        default=50.0, gt=0, description="Processing time allowed to one task; below the Lambda timeout."
+    )
+    max_receive_count: int = Field(
+        default=3, ge=1, description="SQS receives before a message goes to the DLQ (the redrive policy's count)."
+    )
+    upload_url_expires_seconds: int = Field(default=900, gt=0, le=604800)
+    download_url_expires_seconds: int = Field(default=3600, gt=0, le=604800)
+    task_ttl_days: int = Field(default=30, gt=0, description="Days a task record is kept (DynamoDB TTL).")
+    default_page_size: int = Field(default=50, gt=0, le=100)
+
+    @field_validator("allowed_input_formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip().upper() for part in value.split(",") if part.strip())
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

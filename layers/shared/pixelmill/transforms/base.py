@@ -1,0 +1,74 @@
+"""What every function of the catalog is: a pydantic model of its arguments
+that knows how to turn a source image into a result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from pixelmill.settings import Settings
+
+Progress = Callable[[int], None]
+"""Called with a percentage (0..100) of the transform's own work as it goes."""
+
+
+def no_progress(_percent: int) -> None:
+    """A progress callback that reports nowhere."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The safety limits a transform enforces, taken from the settings."""
+
+    max_source_pixels: int
+    max_output_pixels: int
+    max_animation_frames: int
+    allowed_input_formats: frozenset[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits configured for this deployment."""
+        return cls(
+            max_source_pixels=settings.max_source_pixels,
+            max_output_pixels=settings.max_output_pixels,
+            max_animation_frames=settings.max_animation_frames,
+            allowed_input_formats=settings.allowed_input_formats,
+        )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A transform's result: the bytes to store and how to describe them."""
+
+    data: bytes
+    content_type: str
+    extension: str
+    metadata: dict[str, Any] | None = None
+
+
+class ImageFunction(BaseModel):
+    """Base of every catalog entry. Subclasses declare their arguments as fields
+    (that is their JSON Schema and their validation) and implement ``run``.
+
+    The class docstring's first paragraph is the catalog description.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ClassVar[str]
+    kind: ClassVar[str] = "photo"
+
+    def run(self, source: bytes, limits: Limits, progress: Progress = no_progress) -> Rendered:
+        """Transform ``source`` (the uploaded file's bytes) into a result.
+
+        Raises ``pixelmill.errors.ProcessingError`` (or a subclass) for anything
+        that will not succeed on retry: undecodable input, limits exceeded.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def on_registry_closed(cls, registry: Any) -> None:
+        """Called once every function is registered (a pipeline builds its step union here)."""
