@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     upload_url_expires_seconds: int = Field(default=900, gt=0, le=604800)
     download_url_expires_seconds: int = Field(default=3600, gt=0, le=604800)
     task_ttl_days: int = Field(default=30, gt=0, description="Days a task record is kept (DynamoDB TTL).")
-    default_page_size: int = Field(default=50, gt=0, le=100)
+    allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
 
     @field_validator("allowed_input_formats", mode="before")
     @classmethod

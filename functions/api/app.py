@@ -1,0 +1,153 @@
+"""ApiFunction: the HTTP API (API Gateway REST proxy events → powertools routes)."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pixelmill.dal import get_stores
+from pixelmill.errors import FieldError, PixelmillError
+from pixelmill.logic import images, tasks
+from pixelmill.models.ids import IMAGE_ID_PATTERN, TASK_ID_PATTERN
+from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate
+from pixelmill.models.task import TaskCreate, TaskPublic, TaskStatus
+from pixelmill.observability import logger, metrics, tracer
+from pixelmill.problems import PROBLEM_CONTENT_TYPE, problem, status_of
+from pixelmill.settings import get_settings
+from pixelmill.transforms import FunctionInfo, registry
+
+app = APIGatewayRestResolver(enable_validation=True, cors=CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600))
+app.enable_swagger(path="/api/docs", title="pixelmill", version="1.0.0", description="Serverless image processing.")
+
+TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
+ImageIdPath = Annotated[str, Path(pattern=IMAGE_ID_PATTERN)]
+
+
+@app.post("/api/images", summary="Start an upload", tags=["images"])
+def create_upload(request: ImageUploadCreate) -> ImageUpload:
+    return images.create_upload(request, get_stores(), get_settings())
+
+
+@app.get("/api/images/<image_id>", summary="Image metadata and a download URL", tags=["images"])
+def get_image(image_id: ImageIdPath) -> ImagePublic:
+    return images.get_image(image_id, get_stores(), get_settings())
+
+
+@app.post("/api/tasks", summary="Create a task", tags=["tasks"])
+def create_task(request: TaskCreate) -> TaskPublic:
+    task = tasks.create_task(request, get_stores(), get_settings())
+    metrics.add_metric(name="TaskCreated", unit="Count", value=1)
+    return task
+
+
+@app.get("/api/tasks", summary="List tasks, newest first", tags=["tasks"])
+def list_tasks(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    status: Annotated[TaskStatus | None, Query()] = None,
+    image_id: Annotated[str | None, Query(pattern=IMAGE_ID_PATTERN)] = None,
+) -> Response[list[dict[str, Any]]]:
+    page = tasks.list_tasks(get_stores(), get_settings(), limit=limit, cursor=cursor, status=status, image_id=image_id)
+    headers: dict[str, str] = {}
+    if page.cursor:
+        query = {"limit": limit, "cursor": page.cursor, "status": status, "image_id": image_id}
+        headers["Link"] = f'<{_request_url()}?{urlencode({k: v for k, v in query.items() if v})}>; rel="next"'
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type="application/json",
+        body=[task.model_dump(mode="json") for task in page.tasks],
+        headers=headers,
+    )
+
+
+@app.get("/api/tasks/<task_id>", summary="One task", tags=["tasks"])
+def get_task(task_id: TaskIdPath) -> TaskPublic:
+    return tasks.get_task(task_id, get_stores(), get_settings())
+
+
+@app.delete("/api/tasks/<task_id>", summary="Cancel and delete a task with its result", tags=["tasks"])
+def delete_task(task_id: TaskIdPath) -> Response[None]:
+    tasks.delete_task(task_id, get_stores())
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+@app.get("/api/functions", summary="The function catalog", tags=["functions"])
+def list_functions() -> list[FunctionInfo]:
+    return registry.catalog()
+
+
+@app.get("/api/openapi.json", summary="This OpenAPI document", tags=["docs"], include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=app.get_openapi_json_schema())
+
+
+def _request_url() -> str:
+    """The absolute URL of this request without its query (stage prefix included)."""
+    event = app.current_event
+    headers = {key.lower(): value for key, value in (event.headers or {}).items()}
+    path = event.request_context.path or event.path
+    host = headers.get("host")
+    return f"{headers.get('x-forwarded-proto', 'https')}://{host}{path}" if host else path
+
+
+def _problem_response(
+    status: HTTPStatus, detail: str, code: str, errors: list[FieldError] | None = None
+) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        body=json.dumps(problem(status, detail, code, errors)),
+    )
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def handle_validation_error(error: RequestValidationError) -> Response[str]:
+    errors = [_field_error(item) for item in error.errors()]
+    return _problem_response(
+        HTTPStatus.BAD_REQUEST, "; ".join(f"{e.field}: {e.message}" for e in errors), "invalid_request", errors
+    )
+
+
+@app.exception_handler(PixelmillError)  # type: ignore[untyped-decorator]
+def handle_domain_error(error: PixelmillError) -> Response[str]:
+    status = status_of(error)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.exception("request failed")
+    return _problem_response(status, error.message, error.code, getattr(error, "errors", None))
+
+
+@app.not_found
+def handle_not_found(_error: NotFoundError) -> Response[str]:
+    return _problem_response(
+        HTTPStatus.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}", "not_found"
+    )
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def handle_unexpected(_error: Exception) -> Response[str]:
+    logger.exception("unexpected error")
+    return _problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged", "internal_error")
+
+
+def _field_error(item: dict[str, Any]) -> FieldError:
+    """A powertools/pydantic error as a field path: body fields bare, query and path by name."""
+    location = [str(part) for part in item.get("loc", ())]
+    if location and location[0] in {"body", "query", "path", "header"}:
+        location = location[1:]
+    return FieldError(".".join(location) or "body", str(item.get("msg", "invalid")))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

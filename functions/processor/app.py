@@ -1,0 +1,51 @@
+"""ProcessorFunction: SQS batches of task ids → the worker logic, with partial batch failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pixelmill.dal import get_stores
+from pixelmill.dal.queue import TaskMessage
+from pixelmill.logic.processing import process_task
+from pixelmill.observability import logger, metrics, tracer
+from pixelmill.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+# Time kept back from the Lambda timeout to record a failure and report the batch.
+SAFETY_MARGIN_SECONDS = 10.0
+
+_context: LambdaContext | None = None
+
+
+def record_handler(record: SQSRecord) -> None:
+    """Process one message; raising returns it to the queue (and, in the end, the DLQ)."""
+    message = TaskMessage.model_validate_json(record.body)
+    logger.append_keys(task_id=message.task_id)
+    settings = get_settings()
+    timeout = settings.task_timeout_seconds
+    if _context is not None:
+        timeout = min(timeout, _context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
+    task = process_task(
+        message.task_id,
+        attempt=int(record.attributes.approximate_receive_count),
+        stores=get_stores(),
+        settings=settings,
+        timeout=max(timeout, 1.0),
+    )
+    if task is not None:
+        metrics.add_metric(name=f"Task{task.status.value.capitalize()}", unit="Count", value=1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    global _context
+    _context = context
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""Running and provisioning pixelmill outside Lambda: template parsing, local resources."""

@@ -1,0 +1,147 @@
+"""Lambda events and contexts shaped exactly as AWS sends them.
+
+The local stack and the tests build API Gateway REST proxy events and SQS
+batches here; ``events/*.json`` (used by ``sam local invoke``) are the same
+shapes, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """One of the fixtures in ``events/`` (e.g. ``api-create-task.json``)."""
+    data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return data
+
+
+def api_gateway_event(
+    method: str,
+    path: str,
+    *,
+    resource: str,
+    path_parameters: Mapping[str, str] | None = None,
+    query: Mapping[str, Sequence[str]] | None = None,
+    headers: Mapping[str, Sequence[str]] | None = None,
+    body: bytes | str | None = None,
+    stage: str = "v1",
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """A REST API (v1) proxy event for one request, as API Gateway sends it to Lambda.
+
+    Binary bodies (anything that is not UTF-8 text) are base64-encoded with
+    ``isBase64Encoded`` set, as API Gateway does for binary media types.
+    """
+    event = copy.deepcopy(load_event("api-create-task.json"))
+    multi_headers = {name: list(values) for name, values in (headers or {}).items()}
+    multi_query = {name: list(values) for name, values in (query or {}).items()}
+    encoded = False
+    text: str | None
+    if isinstance(body, bytes):
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+    else:
+        text = body
+    now = time.time()
+    event.update(
+        body=text,
+        isBase64Encoded=encoded,
+        resource=resource,
+        path=path,
+        httpMethod=method.upper(),
+        headers={name: values[-1] for name, values in multi_headers.items()} or None,
+        multiValueHeaders=multi_headers or None,
+        queryStringParameters={name: values[-1] for name, values in multi_query.items()} or None,
+        multiValueQueryStringParameters=multi_query or None,
+        pathParameters=dict(path_parameters) if path_parameters else None,
+        stageVariables=None,
+    )
+    context = event["requestContext"]
+    context.update(
+        resourcePath=resource,
+        httpMethod=method.upper(),
+        path=f"/{stage}{path}",
+        stage=stage,
+        requestId=str(uuid.uuid4()),
+        requestTimeEpoch=int(now * 1000),
+        requestTime=time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+    )
+    context["identity"]["sourceIp"] = source_ip
+    return event
+
+
+def sqs_event(messages: Sequence[Mapping[str, Any]], queue_arn: str, region: str = "us-east-1") -> dict[str, Any]:
+    """An SQS batch event from messages as ``ReceiveMessage`` returns them
+    (asked with ``MessageSystemAttributeNames=["All"]`` and ``MessageAttributeNames=["All"]``)."""
+    records = []
+    for message in messages:
+        attributes = message.get("MessageAttributes", {})
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": dict(message.get("Attributes", {})),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "binaryValue": value.get("BinaryValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value["DataType"],
+                    }
+                    for name, value in attributes.items()
+                },
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
+    return {"Records": records}
+
+
+@dataclass
+class LocalContext:
+    """The LambdaContext a handler gets, with a real countdown to its timeout."""
+
+    function_name: str
+    timeout_seconds: float = 300.0
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The ARN Lambda would report."""
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        """The log group Lambda would write to."""
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        """A log stream name of Lambda's form."""
+        return time.strftime("%Y/%m/%d/[$LATEST]") + self.aws_request_id.replace("-", "")
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before this invocation would time out."""
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))

@@ -1,0 +1,90 @@
+"""Create the template's bucket, table and queues on an AWS-compatible endpoint.
+
+Used by the tests on ``moto.mock_aws`` and by the local stack on moto's server:
+what template.yaml declares is what gets created, with no second list here.
+moto's CloudFormation cannot do this (it ignores AWS::Serverless::* and bucket
+notifications), so the few resource types pixelmill uses are created directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from infra.template import Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+_TABLE_KEYS = ("KeySchema", "AttributeDefinitions", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "MaximumMessageSize",
+)
+
+
+@dataclass
+class LocalResources:
+    """What was created: the template with every resource's local id bound."""
+
+    template: Template
+
+    def environment(self, function_logical_id: str) -> dict[str, str]:
+        """The environment ``function_logical_id`` gets, pointing at the local resources."""
+        return self.template.function_environment(function_logical_id)
+
+
+def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
+    """Create every bucket, table and queue of ``template`` (idempotent) with boto3's default session."""
+    s3: S3Client = boto3.client("s3")
+    dynamodb: DynamoDBClient = boto3.client("dynamodb")
+    sqs: SQSClient = boto3.client("sqs")
+    region = template.pseudo["AWS::Region"]
+    account = template.pseudo["AWS::AccountId"]
+
+    for name in template.resources_of_type("AWS::S3::Bucket"):
+        bucket = f"{prefix}-{name.lower()}"
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if bucket not in existing:
+            s3.create_bucket(Bucket=bucket)
+        template.physical_ids[name] = bucket
+        template.attributes[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
+
+    for name, resource in template.resources_of_type("AWS::DynamoDB::Table").items():
+        table = f"{prefix}-{name.lower()}"
+        properties = template.resolve(resource.get("Properties", {}))
+        if table not in dynamodb.list_tables()["TableNames"]:
+            spec: dict[str, Any] = {key: properties[key] for key in _TABLE_KEYS if key in properties}
+            dynamodb.create_table(TableName=table, **spec)
+            ttl = properties.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                dynamodb.update_time_to_live(
+                    TableName=table,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+                )
+        template.physical_ids[name] = table
+        template.attributes[(name, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+
+    # Queues without a redrive policy first: a redrive policy names its DLQ's ARN.
+    queues = template.resources_of_type("AWS::SQS::Queue")
+    for name, resource in sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})):
+        queue_name = f"{prefix}-{name.lower()}"
+        properties = template.resolve(resource.get("Properties", {}))
+        attributes: dict[Any, str] = {key: str(properties[key]) for key in _QUEUE_ATTRIBUTES if key in properties}
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+        template.physical_ids[name] = url
+        template.attributes[(name, "QueueUrl")] = url
+        template.attributes[(name, "QueueName")] = queue_name
+        template.attributes[(name, "Arn")] = f"arn:aws:sqs:{region}:{account}:{queue_name}"
+
+    return LocalResources(template)

@@ -1,0 +1,54 @@
+"""The data layer: the only code that talks to AWS (boto3).
+
+``get_stores()`` builds the stores once per process from the settings; boto3
+clients are created lazily there, after the environment is set, so moto and
+the local stack (``AWS_ENDPOINT_URL``) need no patching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+
+from pixelmill.dal.images import ImageStore, PresignedUpload, StoredImage
+from pixelmill.dal.queue import TaskQueue
+from pixelmill.dal.tasks import TaskPage, TaskStore
+from pixelmill.settings import Settings, get_settings
+
+__all__ = ["ImageStore", "PresignedUpload", "StoredImage", "Stores", "TaskPage", "TaskQueue", "TaskStore", "get_stores"]
+
+# Adaptive retries absorb throttling before an error ever reaches the logic.
+_CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=30)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Everything the logic reads and writes: tasks, images and the task queue."""
+
+    tasks: TaskStore
+    images: ImageStore
+    queue: TaskQueue
+
+
+def build_stores(settings: Settings) -> Stores:
+    """Stores for ``settings``, with fresh boto3 clients."""
+    s3 = boto3.client("s3", config=_CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
+    return Stores(
+        tasks=TaskStore(
+            boto3.client("dynamodb", config=_CLIENT_CONFIG),
+            settings.tasks_table,
+            timedelta(days=settings.task_ttl_days),
+        ),
+        images=ImageStore(s3, settings.images_bucket),
+        queue=TaskQueue(boto3.client("sqs", config=_CLIENT_CONFIG), settings.task_queue_url),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_stores() -> Stores:
+    """The stores of this process (built once, reused across invocations)."""
+    return build_stores(get_settings())

@@ -1,0 +1,97 @@
+"""The S3 bucket of uploads and results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pixelmill.errors import NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """What S3 knows of an object without downloading it."""
+
+    key: str
+    size: int
+    content_type: str
+    last_modified: datetime
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    """A presigned POST: the form's URL and the fields to send before the file."""
+
+    url: str
+    fields: dict[str, Any]
+
+
+class ImageStore:
+    """Reads, writes and presigns image objects in one bucket."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
+        """A POST policy for ``key`` that S3 enforces: this content type, 1..max_bytes bytes."""
+        post = self._client.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+        return PresignedUpload(url=post["url"], fields=post["fields"])
+
+    def presign_download(self, key: str, expires_in: int, filename: str | None = None) -> str:
+        """A GET URL for ``key``; ``filename`` becomes the download's file name."""
+        params: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+    def head(self, key: str) -> StoredImage | None:
+        """The object's size, type and metadata, or None if there is no such object."""
+        try:
+            response = self._client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        return StoredImage(
+            key=key,
+            size=response["ContentLength"],
+            content_type=response.get("ContentType", "application/octet-stream"),
+            last_modified=response["LastModified"],
+            metadata=response.get("Metadata", {}),
+        )
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; NotFound if it is gone."""
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                raise NotFound(f"no object {key}") from None
+            raise
+        return response["Body"].read()
+
+    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        """Write ``data`` at ``key`` (overwriting: a retried task replaces its own result)."""
+        self._client.put_object(
+            Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
+        )
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; nothing happens if it is not there."""
+        self._client.delete_object(Bucket=self._bucket, Key=key)

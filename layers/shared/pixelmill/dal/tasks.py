@@ -1,0 +1,204 @@
+"""The DynamoDB table of tasks.
+
+Items are the ``Task`` model plus ``kind`` (constant, the partition key of the
+newest-first index) and ``expires_at`` (the TTL). Three indexes, all sorted by
+``task_id`` (a ULID, so by creation time): ``ByCreated``, ``ByStatus`` and
+``ByImage``; listing never scans.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic_core import to_jsonable_python
+
+from pixelmill.errors import InvalidRequest
+from pixelmill.models.task import Task, TaskStatus, utcnow
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+KIND = "task"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """One page of a listing and the cursor of the next (None on the last page)."""
+
+    tasks: list[Task]
+    cursor: str | None
+
+
+def _to_dynamo(value: Any) -> Any:
+    """JSON-shaped data as DynamoDB accepts it (floats become Decimals)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _to_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_dynamo(item) for item in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    """The inverse of ``_to_dynamo``: Decimals become ints or floats again."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _from_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(item) for item in value]
+    return value
+
+
+def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items()}
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _from_dynamo(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class TaskStore:
+    """Creates, reads, moves through statuses, lists and deletes task records."""
+
+    def __init__(self, client: DynamoDBClient, table: str, ttl: timedelta = timedelta(days=30)) -> None:
+        self._client = client
+        self._table = table
+        self._ttl = ttl
+
+    def create(self, task: Task) -> None:
+        """Store a new task; its id must not exist yet."""
+        item = task.model_dump(mode="json", exclude_none=True)
+        item["kind"] = KIND
+        item["expires_at"] = int((task.created_at + self._ttl).timestamp())
+        self._client.put_item(
+            TableName=self._table, Item=_serialize(item), ConditionExpression="attribute_not_exists(task_id)"
+        )
+
+    def get(self, task_id: str) -> Task | None:
+        """The task, or None if there is no such task."""
+        response = self._client.get_item(
+            TableName=self._table, Key=_serialize({"task_id": task_id}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return Task.model_validate(_deserialize(item)) if item else None
+
+    def transition(
+        self, task_id: str, to: TaskStatus, allowed_from: Collection[TaskStatus], **changes: Any
+    ) -> Task | None:
+        """Move a task to status ``to`` if it now is in ``allowed_from``, setting ``changes`` too.
+
+        Returns the updated task, or None when the task is gone or in another
+        status (a conditional write: two workers never both win).
+        """
+        return self._update(task_id, {"status": to.value, **changes}, allowed_from)
+
+    def set_progress(self, task_id: str, progress: int) -> None:
+        """Record progress of a task that is still processing (silently skipped otherwise)."""
+        self._update(task_id, {"progress": progress}, [TaskStatus.PROCESSING])
+
+    def _update(self, task_id: str, changes: Mapping[str, Any], allowed_from: Collection[TaskStatus]) -> Task | None:
+        values = {**changes, "updated_at": utcnow()}
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        expression_values = {f":v{i}": to_jsonable_python(value) for i, value in enumerate(values.values())}
+        allowed = {f":s{i}": status.value for i, status in enumerate(allowed_from)}
+        names["#status"] = "status"
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_serialize({"task_id": task_id}),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+                ConditionExpression=f"attribute_exists(task_id) AND #status IN ({', '.join(allowed)})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_serialize({**expression_values, **allowed}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        return Task.model_validate(_deserialize(response["Attributes"]))
+
+    def delete(self, task_id: str) -> None:
+        """Remove the task record (nothing happens if it is not there)."""
+        self._client.delete_item(TableName=self._table, Key=_serialize({"task_id": task_id}))
+
+    def page(
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: TaskStatus | None = None,
+        image_id: str | None = None,
+    ) -> TaskPage:
+        """Tasks newest first, from a cursor of a previous page; filtered by status and/or image.
+
+        With both filters the image index is queried and the status filtered,
+        so a page may hold fewer than ``limit`` tasks and still have a next one.
+        """
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "ScanIndexForward": False,
+            "Limit": limit,
+            "ExpressionAttributeNames": {"#pk": "kind"},
+        }
+        if image_id is not None:
+            query["IndexName"] = "ByImage"
+            query["ExpressionAttributeNames"] = {"#pk": "image_id"}
+            values: dict[str, Any] = {":pk": image_id}
+            if status is not None:
+                query["FilterExpression"] = "#status = :status"
+                query["ExpressionAttributeNames"]["#status"] = "status"
+                values[":status"] = status.value
+        elif status is not None:
+            query["IndexName"] = "ByStatus"
+            query["ExpressionAttributeNames"] = {"#pk": "status"}
+            values = {":pk": status.value}
+        else:
+            query["IndexName"] = "ByCreated"
+            values = {":pk": KIND}
+        query["KeyConditionExpression"] = "#pk = :pk"
+        query["ExpressionAttributeValues"] = _serialize(values)
+        if cursor:
+            query["ExclusiveStartKey"] = _serialize(_decode_cursor(cursor))
+        response = self._client.query(**query)
+        tasks = [Task.model_validate(_deserialize(item)) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return TaskPage(tasks=tasks, cursor=_encode_cursor(_deserialize(last)) if last else None)
+
+
+def _encode_cursor(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, str]:
+    """The LastEvaluatedKey a cursor encodes; InvalidRequest for anything we did not issue."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        key = None
+    allowed = {"task_id", "kind", "status", "image_id"}
+    if (
+        not isinstance(key, dict)
+        or "task_id" not in key
+        or not set(key) <= allowed
+        or not all(isinstance(value, str) for value in key.values())
+    ):
+        raise InvalidRequest.for_field("cursor", "not a cursor from a previous page's Link header")
+    return key

@@ -1,0 +1,1 @@
+"""Task lifecycle and image handling: no events, no HTTP, no boto3."""

@@ -1,0 +1,119 @@
+"""The task lifecycle as clients see it: create, read, list, cancel and delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pixelmill.dal import Stores
+from pixelmill.errors import InvalidRequest, NotFound, PixelmillError
+from pixelmill.models.ids import image_key, new_task_id, result_image_id
+from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskPublic, TaskStatus
+from pixelmill.observability import logger
+from pixelmill.settings import Settings
+from pixelmill.transforms import registry
+
+
+class QueueUnavailable(PixelmillError):
+    """The task could not be queued; nothing was kept, the client may retry."""
+
+    code = "queue_unavailable"
+
+
+@dataclass(frozen=True)
+class TaskList:
+    """A page of tasks, newest first, and the cursor of the next page."""
+
+    tasks: list[TaskPublic]
+    cursor: str | None
+
+
+def create_task(request: TaskCreate, stores: Stores, settings: Settings) -> TaskPublic:
+    """Validate, store and queue a task; it comes back ``queued``.
+
+    Unknown functions, bad arguments and images that do not exist are refused
+    (InvalidRequest) before anything is written. If the queue refuses the
+    message the record is removed again, so no task waits forever as ``new``.
+    """
+    registry.parse(request.function_type, request.function_args)
+    if stores.images.head(image_key(request.image_id)) is None:
+        raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")
+
+    task = Task(
+        task_id=new_task_id(),
+        image_id=request.image_id,
+        function_type=request.function_type,
+        function_args=request.function_args,
+    )
+    stores.tasks.create(task)
+    try:
+        stores.queue.send(task.task_id)
+    except Exception as error:
+        logger.exception("could not queue task", extra={"task_id": task.task_id})
+        stores.tasks.delete(task.task_id)
+        raise QueueUnavailable("the task could not be queued; nothing was created, try again") from error
+
+    # The worker may already have picked it up: then its record is newer than ours.
+    queued = stores.tasks.transition(task.task_id, TaskStatus.QUEUED, [TaskStatus.NEW])
+    current = queued or stores.tasks.get(task.task_id) or task
+    return to_public(current, stores, settings)
+
+
+def get_task(task_id: str, stores: Stores, settings: Settings) -> TaskPublic:
+    """One task; NotFound if there is none."""
+    task = stores.tasks.get(task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    return to_public(task, stores, settings)
+
+
+def list_tasks(
+    stores: Stores,
+    settings: Settings,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    status: TaskStatus | None = None,
+    image_id: str | None = None,
+) -> TaskList:
+    """Tasks newest first, a page at a time, optionally of one status and/or image."""
+    page = stores.tasks.page(limit=limit, cursor=cursor, status=status, image_id=image_id)
+    return TaskList(tasks=[to_public(task, stores, settings) for task in page.tasks], cursor=page.cursor)
+
+
+def delete_task(task_id: str, stores: Stores) -> None:
+    """Cancel the task if it has not finished, then delete it and its result.
+
+    A worker still busy with it finds it cancelled (or gone) when it tries to
+    finish, and removes the result it wrote.
+    """
+    task = stores.tasks.get(task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if task.status in UNFINISHED_STATUSES:
+        stores.tasks.transition(task_id, TaskStatus.CANCELLED, UNFINISHED_STATUSES)
+    # The result key is derived from the task: delete it even if no record names it yet.
+    stores.images.delete(image_key(result_image_id(task_id)))
+    stores.tasks.delete(task_id)
+    logger.info("task deleted", extra={"task_id": task_id, "status": task.status.value})
+
+
+def to_public(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
+    """The API's view of a task, with a fresh download URL once it is done."""
+    result_url = None
+    if task.status is TaskStatus.DONE and task.result_key:
+        filename = f"{task.new_image_id}.{task.result_extension}" if task.result_extension else None
+        result_url = stores.images.presign_download(task.result_key, settings.download_url_expires_seconds, filename)
+    return TaskPublic(
+        task_id=task.task_id,
+        image_id=task.image_id,
+        function_type=task.function_type,
+        function_args=task.function_args,
+        status=task.status,
+        progress=task.progress,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        duration=task.duration,
+        new_image_id=task.new_image_id,
+        result_url=result_url,
+        error=task.error,
+    )

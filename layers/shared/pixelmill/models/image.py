@@ -1,0 +1,49 @@
+"""Images: starting an upload and describing a stored image."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+UploadContentType = Literal[
+    "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/bmp", "image/avif"
+]
+
+
+class ImageUploadCreate(BaseModel):
+    """The body of POST /api/images/: the type of the file about to be uploaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: UploadContentType = Field(
+        description="Content-Type of the file; the presigned POST accepts only this type."
+    )
+
+
+class PresignedPost(BaseModel):
+    """An HTML-form POST to S3: send ``fields`` first, then the file as field ``file``."""
+
+    url: str
+    fields: dict[str, Any]
+
+
+class ImageUpload(BaseModel):
+    """Where to upload an image: its id and a presigned POST that S3 enforces."""
+
+    image_id: str
+    upload: PresignedPost
+    max_bytes: int = Field(description="Largest file the POST policy accepts.")
+    expires_in: int = Field(description="Seconds the presigned POST stays valid.")
+
+
+class ImagePublic(BaseModel):
+    """A stored image: what S3 knows of it and a presigned download URL."""
+
+    image_id: str
+    content_type: str
+    size: int = Field(description="Bytes.")
+    created_at: datetime
+    url: str = Field(description="Presigned download URL.")
+    expires_in: int = Field(description="Seconds the download URL stays valid.")

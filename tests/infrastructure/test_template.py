@@ -1,0 +1,367 @@
+"""template.yaml's content: what `sam validate` and cfn-lint do not check for us.
+
+Neither looks deeply into ``AWS::Serverless::*`` properties (a bad Runtime passes), and
+neither knows our invariants: visibility timeout vs function timeout, the DLQ count the
+code reads, tasks per batch vs the Lambda timeout, the table's indexes, least privilege.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infrastructure.sam_template import (
+    FUNCTION,
+    LAYER,
+    REPO_ROOT,
+    Template,
+    as_list,
+    environment,
+    functions,
+    getatt_target,
+    inline_statements,
+    ref_target,
+    resource_text,
+    resources_of_type,
+)
+
+RUNTIME = "python3.13"
+ARCHITECTURE = "x86_64"
+LAMBDA_MAX_TIMEOUT = 900
+API_GATEWAY_MAX_TIMEOUT = 29
+BUCKET = "${ImagesBucket.Arn}"
+
+
+def _properties(template: Template, logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"][logical_id]["Properties"]
+    return properties
+
+
+def _sqs_events(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["Properties"] for e in properties.get("Events", {}).values() if e.get("Type") == "SQS"]
+
+
+def _default(template: Template, parameter: str) -> int:
+    return int(template["Parameters"][parameter]["Default"])
+
+
+# --- runtime and build -----------------------------------------------------------------
+
+
+def test_every_function_runs_python313_on_x86_64(template: Template) -> None:
+    # Given every function with the template's Globals applied
+    for logical_id, properties in functions(template).items():
+        # Then it runs on python3.13 (Amazon Linux 2023), x86_64, zip-packaged
+        assert properties.get("Runtime") == RUNTIME, logical_id
+        assert properties.get("Architectures") == [ARCHITECTURE], logical_id
+        assert properties.get("PackageType", "Zip") == "Zip", logical_id
+        assert properties.get("Tracing") == "Active", logical_id
+
+
+def test_every_layer_is_for_python313_on_x86_64(template: Template) -> None:
+    layers = resources_of_type(template, LAYER)
+    assert set(layers) == {"PixelmillLayer", "DependenciesLayer"}
+    for logical_id, layer in layers.items():
+        assert layer["Properties"]["CompatibleRuntimes"] == [RUNTIME], logical_id
+        assert layer["Properties"]["CompatibleArchitectures"] == [ARCHITECTURE], logical_id
+
+
+def test_every_function_uses_both_layers(template: Template) -> None:
+    for logical_id, properties in functions(template).items():
+        layers = {ref_target(layer) for layer in properties.get("Layers", [])}
+        assert layers == {"PixelmillLayer", "DependenciesLayer"}, logical_id
+
+
+@pytest.mark.parametrize("resource_type", [FUNCTION, LAYER])
+def test_everything_builds_with_its_makefile(template: Template, resource_type: str) -> None:
+    # Given every function and layer (sam build needs no Docker and no local 3.13 this way)
+    for logical_id, resource in resources_of_type(template, resource_type).items():
+        metadata = resource.get("Metadata", {})
+        # Then sam build runs `make build-<LogicalId>` with the Makefile next to its code
+        assert metadata.get("BuildMethod") == "makefile", logical_id
+        code = resource["Properties"].get("CodeUri") or resource["Properties"].get("ContentUri")
+        makefile = REPO_ROOT / str(metadata.get("ContextPath", code)) / "Makefile"
+        assert makefile.is_file(), f"{logical_id}: no {makefile.relative_to(REPO_ROOT)}"
+        assert f"\nbuild-{logical_id}:" in makefile.read_text(encoding="utf-8"), f"{makefile} lacks build-{logical_id}"
+
+
+def test_dependency_layer_is_built_from_the_runtime_lock(template: Template) -> None:
+    # One lock for Lambda and the local environment: requirements/runtime.txt
+    layer = template["Resources"]["DependenciesLayer"]
+    source = REPO_ROOT / layer["Properties"]["ContentUri"]
+    assert (source / "runtime.txt").is_file()
+    makefile = (REPO_ROOT / layer["Metadata"]["ContextPath"] / "Makefile").read_text(encoding="utf-8")
+    assert "--python-version 3.13" in makefile
+    assert "--only-binary=:all:" in makefile
+    assert "runtime.txt" in makefile
+
+
+# --- functions -------------------------------------------------------------------------
+
+
+def test_function_sizes_and_timeouts(template: Template) -> None:
+    fns = functions(template)
+    assert fns["ApiFunction"]["MemorySize"] == 512
+    assert fns["ApiFunction"]["Timeout"] <= API_GATEWAY_MAX_TIMEOUT
+    assert fns["ProcessorFunction"]["MemorySize"] == 2048
+    assert fns["ProcessorFunction"]["Timeout"] == 300
+    assert fns["ProcessorFunction"]["EphemeralStorage"]["Size"] >= 512
+    for logical_id, properties in fns.items():
+        assert 0 < properties["Timeout"] <= LAMBDA_MAX_TIMEOUT, logical_id
+        assert properties["Handler"] == "app.lambda_handler", logical_id
+
+
+def test_queue_visibility_timeout_is_six_times_the_consumer_timeout(template: Template) -> None:
+    # Given each function fed by an SQS queue
+    consumers = 0
+    for logical_id, properties in functions(template).items():
+        for event in _sqs_events(properties):
+            consumers += 1
+            queue_id, _ = getatt_target(event["Queue"]) or ("?", "")
+            # Then the queue hides a message for at least 6 x the function's timeout (AWS's rule)
+            visibility = _properties(template, queue_id)["VisibilityTimeout"]
+            assert visibility >= 6 * properties["Timeout"], f"{queue_id} {visibility} s vs {logical_id}"
+    assert consumers == 1
+
+
+def test_processor_reads_task_queue_in_batches_with_partial_failures(template: Template) -> None:
+    [event] = _sqs_events(functions(template)["ProcessorFunction"])
+    assert getatt_target(event["Queue"]) == ("TaskQueue", "Arn")
+    assert event["BatchSize"] == 5
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 0 <= event.get("MaximumBatchingWindowInSeconds", 0) <= 5
+
+
+def test_a_full_batch_of_tasks_fits_in_the_processor_timeout(template: Template) -> None:
+    # Given the processor's batch size, its timeout and the per-task timeout it is given
+    processor = functions(template)["ProcessorFunction"]
+    [event] = _sqs_events(processor)
+    assert ref_target(environment(processor)["PIXELMILL_TASK_TIMEOUT_SECONDS"]) == "TaskTimeoutSeconds"
+    task_timeout = template["Parameters"]["TaskTimeoutSeconds"]
+    # Then batch size x task timeout stays below the Lambda timeout, for the default and the largest allowed value
+    for value in (int(task_timeout["Default"]), int(task_timeout["MaxValue"])):
+        assert event["BatchSize"] * value < processor["Timeout"], value
+
+
+def test_dead_letter_count_is_one_parameter_shared_by_queue_and_code(template: Template) -> None:
+    # Given the queue's redrive policy and the processor's settings
+    redrive = _properties(template, "TaskQueue")["RedrivePolicy"]
+    # Then both name the MaxReceiveCount parameter (3 by default), so the processor knows the last attempt
+    assert getatt_target(redrive["deadLetterTargetArn"]) == ("TaskDeadLetterQueue", "Arn")
+    assert ref_target(redrive["maxReceiveCount"]) == "MaxReceiveCount"
+    assert _default(template, "MaxReceiveCount") == 3
+    for logical_id, properties in functions(template).items():
+        assert ref_target(environment(properties)["PIXELMILL_MAX_RECEIVE_COUNT"]) == "MaxReceiveCount", logical_id
+
+
+def test_queues_are_encrypted_and_dead_letters_kept_14_days(template: Template) -> None:
+    for queue_id in ("TaskQueue", "TaskDeadLetterQueue"):
+        assert _properties(template, queue_id)["SqsManagedSseEnabled"] is True, queue_id
+    dead_letters = _properties(template, "TaskDeadLetterQueue")
+    assert dead_letters["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # A message's age counts from its first enqueue: the DLQ must keep it longer than the queue did
+    assert _properties(template, "TaskQueue")["MessageRetentionPeriod"] < dead_letters["MessageRetentionPeriod"]
+
+
+# --- storage ---------------------------------------------------------------------------
+
+
+def test_bucket_is_private_encrypted_and_unnamed(template: Template) -> None:
+    bucket = _properties(template, "ImagesBucket")
+    assert "BucketName" not in bucket
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_bucket_policy_refuses_plain_http(template: Template) -> None:
+    [policy] = resources_of_type(template, "AWS::S3::BucketPolicy").values()
+    assert ref_target(policy["Properties"]["Bucket"]) == "ImagesBucket"
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+
+
+def test_bucket_cors_allows_browser_uploads_and_downloads(template: Template) -> None:
+    [rule] = _properties(template, "ImagesBucket")["CorsConfiguration"]["CorsRules"]
+    assert {"GET", "POST"} <= set(rule["AllowedMethods"])
+    assert "PUT" not in rule["AllowedMethods"]
+    assert ref_target(rule["AllowedOrigins"][0]) == "AllowedOrigin"
+
+
+def test_bucket_expires_results_and_aborted_uploads(template: Template) -> None:
+    rules = {r["Id"]: r for r in _properties(template, "ImagesBucket")["LifecycleConfiguration"]["Rules"]}
+    expire = rules["ExpireResults"]
+    assert expire["Status"] == "Enabled"
+    assert expire["Prefix"] == "results/"
+    assert ref_target(expire["ExpirationInDays"]) == "ResultRetentionDays"
+    assert _default(template, "ResultRetentionDays") == 7
+    abort = rules["AbortIncompleteMultipartUploads"]
+    assert abort["Status"] == "Enabled"
+    assert "Prefix" not in abort
+    assert abort["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+
+
+def test_tasks_table_keys_indexes_ttl_and_recovery(template: Template) -> None:
+    table = _properties(template, "TasksTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "task_id", "KeyType": "HASH"}]
+    assert {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]} == {
+        "task_id": "S",
+        "kind": "S",
+        "status": "S",
+        "image_id": "S",
+    }
+    indexes = {
+        index["IndexName"]: (
+            [(key["AttributeName"], key["KeyType"]) for key in index["KeySchema"]],
+            index["Projection"]["ProjectionType"],
+        )
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    # All sorted by task_id, a ULID: newest first without a scan
+    assert indexes == {
+        "ByCreated": ([("kind", "HASH"), ("task_id", "RANGE")], "ALL"),
+        "ByStatus": ([("status", "HASH"), ("task_id", "RANGE")], "ALL"),
+        "ByImage": ([("image_id", "HASH"), ("task_id", "RANGE")], "ALL"),
+    }
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+
+
+@pytest.mark.parametrize("logical_id", ["ImagesBucket", "TasksTable"])
+def test_data_survives_stack_deletion_and_replacement(template: Template, logical_id: str) -> None:
+    resource = template["Resources"][logical_id]
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+# --- permissions -----------------------------------------------------------------------
+
+
+def _s3_grants(template: Template, logical_id: str) -> set[tuple[str, str]]:
+    """(action, resource) of the function's inline S3 statements, resources relative to the bucket."""
+    grants: set[tuple[str, str]] = set()
+    for statement in inline_statements(functions(template)[logical_id]):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            if not action.startswith("s3:"):
+                continue
+            for resource in as_list(statement["Resource"]):
+                text = resource_text(resource)
+                assert text.startswith(BUCKET), f"{logical_id}: {action} on {text}"
+                grants.add((action, text.removeprefix(BUCKET).removeprefix("/")))
+    return grants
+
+
+def test_no_inline_statement_grants_everything(template: Template) -> None:
+    for logical_id, properties in functions(template).items():
+        for statement in inline_statements(properties):
+            assert "*" not in as_list(statement["Action"]), logical_id
+            assert "*" not in [resource_text(r) for r in as_list(statement["Resource"])], logical_id
+            assert all(not a.endswith(":*") for a in as_list(statement["Action"])), logical_id
+
+
+def test_api_may_presign_uploads_and_results_and_delete_results(template: Template) -> None:
+    assert _s3_grants(template, "ApiFunction") == {
+        ("s3:GetObject", "uploads/*"),
+        ("s3:GetObject", "results/*"),
+        ("s3:PutObject", "uploads/*"),
+        ("s3:PutObject", "results/*"),
+        ("s3:DeleteObject", "results/*"),
+        ("s3:ListBucket", ""),  # HEAD of a missing key: 404, not 403
+    }
+
+
+def test_processor_reads_images_and_writes_only_results(template: Template) -> None:
+    assert _s3_grants(template, "ProcessorFunction") == {
+        ("s3:GetObject", "uploads/*"),
+        ("s3:GetObject", "results/*"),
+        ("s3:PutObject", "results/*"),
+        ("s3:DeleteObject", "results/*"),
+        ("s3:ListBucket", ""),
+    }
+
+
+def _policy_templates(template: Template, logical_id: str) -> dict[str, Any]:
+    policies = functions(template)[logical_id].get("Policies", [])
+    return {name: value for policy in policies if isinstance(policy, dict) for name, value in policy.items()}
+
+
+def test_api_reaches_the_table_and_sends_to_the_queue(template: Template) -> None:
+    policies = _policy_templates(template, "ApiFunction")
+    assert ref_target(policies["DynamoDBCrudPolicy"]["TableName"]) == "TasksTable"  # table and its indexes
+    assert getatt_target(policies["SQSSendMessagePolicy"]["QueueName"]) == ("TaskQueue", "QueueName")
+
+
+def test_processor_gets_and_updates_tasks_and_polls_the_queue(template: Template) -> None:
+    statements = list(inline_statements(functions(template)["ProcessorFunction"]))
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert [sorted(as_list(s["Action"])) for s in dynamodb] == [["dynamodb:GetItem", "dynamodb:UpdateItem"]]
+    assert [getatt_target(r) for r in as_list(dynamodb[0]["Resource"])] == [("TasksTable", "Arn")]
+    policies = _policy_templates(template, "ProcessorFunction")
+    assert getatt_target(policies["SQSPollerPolicy"]["QueueName"]) == ("TaskQueue", "QueueName")
+    assert "DynamoDBCrudPolicy" not in policies
+
+
+# --- API and outputs -------------------------------------------------------------------
+
+
+def test_api_is_a_rest_api_with_stage_v1(template: Template) -> None:
+    [api_id] = resources_of_type(template, "AWS::Serverless::Api")
+    api = _properties(template, api_id)
+    assert api["StageName"] == "v1"
+    for event in functions(template)["ApiFunction"]["Events"].values():
+        # REST (v1) events go with powertools' APIGatewayRestResolver, which the handler uses
+        assert event["Type"] == "Api"
+        assert ref_target(event["Properties"]["RestApiId"]) == api_id
+        assert not str(event["Properties"]["Path"]).endswith("/")
+
+
+def test_api_gateways_own_errors_are_problems_browsers_can_read(template: Template) -> None:
+    # Given the answers API Gateway gives without calling the function
+    responses = _properties(template, "Api")["GatewayResponses"]
+    # Then an undeclared route is a 404 (not API Gateway's 403 "Missing Authentication Token")
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    # And every one is problem+json with the CORS header of the allowed origin
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    for name, response in responses.items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Content-Type"] == "'application/problem+json'", name
+        assert headers["Access-Control-Allow-Origin"] == {"Fn::Sub": "'${AllowedOrigin}'"}, name
+        assert '"type": "urn:pixelmill:problem:' in response["ResponseTemplates"]["application/json"], name
+
+
+def test_outputs(template: Template) -> None:
+    outputs = template["Outputs"]
+    assert set(outputs) == {"ApiUrl", "ImagesBucketName", "TasksTableName", "TaskQueueUrl", "TaskDeadLetterQueueUrl"}
+    assert outputs["ApiUrl"]["Value"] == {
+        "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/api/"
+    }
+    assert ref_target(outputs["ImagesBucketName"]["Value"]) == "ImagesBucket"
+    assert ref_target(outputs["TasksTableName"]["Value"]) == "TasksTable"
+    assert ref_target(outputs["TaskQueueUrl"]["Value"]) == "TaskQueue"
+    assert ref_target(outputs["TaskDeadLetterQueueUrl"]["Value"]) == "TaskDeadLetterQueue"
+
+
+def test_limit_parameters_and_their_defaults(template: Template) -> None:
+    defaults = {
+        "MaxUploadBytes": 52428800,
+        "MaxSourcePixels": 100000000,
+        "MaxOutputPixels": 50000000,
+        "MaxAnimationFrames": 300,
+        "TaskTimeoutSeconds": 50,
+        "MaxReceiveCount": 3,
+        "ResultRetentionDays": 7,
+        "TaskTtlDays": 30,
+    }
+    assert {name: _default(template, name) for name in defaults} == defaults
+    assert template["Parameters"]["AllowedInputFormats"]["Default"] == "JPEG,PNG,WEBP,GIF,TIFF,BMP,AVIF"

@@ -1,0 +1,147 @@
+"""The HTTP API through the real handler: shapes, status codes and problem details."""
+
+from __future__ import annotations
+
+import io
+
+import requests
+from PIL import Image
+
+from tests.integration.conftest import Stack
+
+UNKNOWN_TASK = "01JD0000000000000000000000"
+UNKNOWN_IMAGE = "0197e45a-8fc5-7848-9c9f-56cc0ae0a087"
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_upload_then_get_image_gives_metadata_and_a_working_download_url(stack: Stack) -> None:
+    # Given an image uploaded through the presigned POST
+    data = _png()
+    image_id = stack.upload(data, "image/png")
+
+    # When its metadata is asked for
+    response = stack.api.get(f"/api/images/{image_id}/")
+
+    # Then it describes the object and its URL downloads the same bytes
+    assert response.status == 200
+    image = response.json()
+    assert image["image_id"] == image_id
+    assert image["content_type"] == "image/png"
+    assert image["size"] == len(data)
+    assert requests.get(image["url"], timeout=30).content == data
+
+
+def test_upload_policy_names_type_and_size_limits(stack: Stack) -> None:
+    response = stack.api.post("/api/images/", json_body={"content_type": "image/webp"})
+
+    assert response.status == 200
+    upload = response.json()
+    assert upload["upload"]["fields"]["Content-Type"] == "image/webp"
+    assert upload["upload"]["fields"]["key"] == f"uploads/{upload['image_id']}"
+    assert upload["max_bytes"] == 52428800
+    assert "policy" in upload["upload"]["fields"]
+
+
+def test_upload_of_a_type_we_do_not_take_is_a_400_naming_the_field(stack: Stack) -> None:
+    response = stack.api.post("/api/images/", json_body={"content_type": "application/pdf"})
+
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 400
+    assert problem["title"] == "Bad Request"
+    assert [error["field"] for error in problem["errors"]] == ["content_type"]
+
+
+def test_unknown_image_is_404(stack: Stack) -> None:
+    response = stack.api.get(f"/api/images/{UNKNOWN_IMAGE}/")
+
+    assert response.status == 404
+    assert response.json()["status"] == 404
+
+
+def test_image_id_outside_our_prefixes_is_refused(stack: Stack) -> None:
+    response = stack.api.get("/api/images/..%2Fsecrets/")
+
+    assert response.status == 400
+    assert response.json()["errors"][0]["field"] == "image_id"
+
+
+def test_unknown_task_is_404_problem(stack: Stack) -> None:
+    response = stack.api.get(f"/api/tasks/{UNKNOWN_TASK}/")
+
+    assert response.status == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert UNKNOWN_TASK in response.json()["detail"]
+
+
+def test_malformed_task_id_is_400(stack: Stack) -> None:
+    response = stack.api.get("/api/tasks/not-a-task/")
+
+    assert response.status == 400
+    assert response.json()["errors"][0]["field"] == "task_id"
+
+
+def test_unknown_route_is_404_problem(stack: Stack) -> None:
+    response = stack.api.get("/api/nothing-here")
+
+    assert response.status == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_task_body_that_is_not_json_is_400(stack: Stack) -> None:
+    response = stack.api.post("/api/tasks/", body="{not json", headers={"Content-Type": "application/json"})
+
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_task_with_missing_fields_names_each(stack: Stack) -> None:
+    response = stack.api.post("/api/tasks/", json_body={"function_args": {}})
+
+    assert response.status == 400
+    fields = sorted(error["field"] for error in response.json()["errors"])
+    assert fields == ["function_type", "image_id"]
+
+
+def test_task_with_unknown_function_is_400_on_function_type_and_nothing_is_queued(stack: Stack) -> None:
+    image_id = stack.upload(_png(), "image/png")
+
+    response = stack.api.post(
+        "/api/tasks/", json_body={"image_id": image_id, "function_type": "explode", "function_args": {}}
+    )
+
+    assert response.status == 400
+    assert response.json()["errors"][0]["field"] == "function_type"
+    assert stack.queue_depth(stack.queue_url) == 0
+    assert stack.api.get("/api/tasks/").json() == []
+
+
+def test_openapi_document_lists_every_route(stack: Stack) -> None:
+    response = stack.api.get("/api/openapi.json")
+
+    assert response.status == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    assert {"/api/tasks", "/api/tasks/{task_id}", "/api/images", "/api/images/{image_id}", "/api/functions"} <= set(
+        document["paths"]
+    )
+
+
+def test_swagger_ui_is_served(stack: Stack) -> None:
+    response = stack.api.get("/api/docs")
+
+    assert response.status == 200
+    assert "swagger" in response.body.lower()
+
+
+def test_cors_headers_let_browsers_call_the_api(stack: Stack) -> None:
+    response = stack.api.get("/api/functions/", headers={"Origin": "https://app.example.test"})
+
+    assert response.status == 200
+    assert response.headers.get("access-control-allow-origin") == "*"
