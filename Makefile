@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint format unit integration infra-tests test lock clean
+.PHONY: help install lint format unit integration infra-tests test lock clean bench
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ install: $(VENV)/.installed  ## create .venv with the locked dev and runtime lib
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers functions tests infra
+	$(BIN)/mypy layers functions tests infra bench
 
 format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -45,3 +45,6 @@ clean:  ## remove the virtualenvs and build output
 	rm -rf $(VENV) .build .aws-sam
 
 include infra/sam.mk
+
+bench: install  ## photo benchmarks: ratios against a plain-Pillow baseline in the same process
+	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py

@@ -25,7 +25,9 @@ from pixelmill.problems import PROBLEM_CONTENT_TYPE, problem, status_of
 from pixelmill.settings import get_settings
 from pixelmill.transforms import FunctionInfo, registry
 
-app = APIGatewayRestResolver(enable_validation=True, cors=CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600))
+app = APIGatewayRestResolver(
+    enable_validation=True, cors=CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600)
+)
 app.enable_swagger(path="/api/docs", title="pixelmill", version="1.0.0", description="Serverless image processing.")
 
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN)]

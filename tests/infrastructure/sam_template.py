@@ -1,7 +1,7 @@
 """Reading template.yaml and the code it points at, for the infrastructure tests.
 
-The template is parsed with cfn-lint's loader, which turns the short intrinsic tags
-into their JSON form (``!Ref X`` → ``{"Ref": "X"}``, ``!GetAtt A.B`` →
+The template is parsed with ``infra.template.load_template`` (the loader the local
+resources are provisioned with), which turns the short intrinsic tags into their JSON form (``!Ref X`` → ``{"Ref": "X"}``, ``!GetAtt A.B`` →
 ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub s`` → ``{"Fn::Sub": s}``). Handlers are read
 with ``ast``, never imported: they need the layers' libraries and AWS settings.
 """
@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from infra.template import TEMPLATE_PATH as TEMPLATE_PATH
+from infra.template import load_template as _load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 FUNCTION = "AWS::Serverless::Function"
 LAYER = "AWS::Serverless::LayerVersion"
@@ -29,8 +29,7 @@ Route = tuple[str, str]  # (METHOD, /path/{param})
 
 def load_template(path: Path = TEMPLATE_PATH) -> Template:
     """The template as plain data, intrinsic functions in their JSON form."""
-    template: Template = cfn_yaml.load(str(path))
-    return template
+    return _load_template(path)
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import requests
-from PIL import Image
 
+from tests.imagegen import image_bytes
 from tests.integration.conftest import Stack
 
 UNKNOWN_TASK = "01JD0000000000000000000000"
@@ -14,9 +12,7 @@ UNKNOWN_IMAGE = "0197e45a-8fc5-7848-9c9f-56cc0ae0a087"
 
 
 def _png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (32, 24), "red").save(buffer, "PNG")
-    return buffer.getvalue()
+    return image_bytes("PNG", 32, 24)
 
 
 def test_upload_then_get_image_gives_metadata_and_a_working_download_url(stack: Stack) -> None:

@@ -18,13 +18,12 @@ from pixelmill.dal.images import ImageStore
 from pixelmill.dal.queue import TaskQueue
 from pixelmill.models.task import TaskStatus
 from pixelmill.transforms import registry
+from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
 
 
 def _jpeg(width: int = 640, height: int = 480) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+    return jpeg_bytes(width, height)
 
 
 def _create(stack: Stack, image_id: str, function_type: str = "resize", **args: Any) -> dict[str, Any]:

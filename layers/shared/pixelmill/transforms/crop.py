@@ -22,9 +22,7 @@ class Crop(PhotoFunction):
     """
 
     name: ClassVar[str] = "crop"
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"left": 100, "top": 50, "width": 640, "height": 480}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"left": 100, "top": 50, "width": 640, "height": 480}]})
 
     left: int = Field(default=0, ge=0, description="Distance of the rectangle from the left edge.", examples=[100])
     top: int = Field(default=0, ge=0, description="Distance of the rectangle from the top edge.", examples=[50])

@@ -30,10 +30,14 @@ class Rotate(PhotoFunction):
 
     name: ClassVar[str] = "rotate"
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"angle": 90}, {"angle": -12.5, "fill": "#ffffff"}, {"angle": 45, "expand": False}]}
+        json_schema_extra={
+            "examples": [{"angle": 90}, {"angle": -12.5, "fill": "#ffffff"}, {"angle": 45, "expand": False}]
+        }
     )
 
-    angle: float = Field(ge=-360, le=360, description="Degrees, clockwise (negative: counter-clockwise).", examples=[90])
+    angle: float = Field(
+        ge=-360, le=360, description="Degrees, clockwise (negative: counter-clockwise).", examples=[90]
+    )
     expand: bool = Field(
         default=True, description="Enlarge the result to hold the whole turned image (else keep the source's size)."
     )
@@ -92,7 +96,7 @@ def _expanded_size(size: Size, degrees: float) -> Size:
     """The size ``Image.rotate(degrees, expand=True)`` gives an image of ``size``
     (the same arithmetic as Pillow's, so that the prediction is exact)."""
     width, height = size
-    angle = -math.radians(degrees)
+    angle = -math.radians(degrees % 360.0)
     a, b = round(math.cos(angle), 15), round(math.sin(angle), 15)
     d, e = round(-math.sin(angle), 15), round(math.cos(angle), 15)
     cx, cy = width / 2, height / 2

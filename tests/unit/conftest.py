@@ -1,0 +1,20 @@
+"""Fixtures of the unit tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixelmill.transforms.base import Limits
+
+ALL_PHOTO_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"})
+
+
+@pytest.fixture
+def limits() -> Limits:
+    """Limits roomy enough for every test image (tests tighten them with dataclasses.replace)."""
+    return Limits(
+        max_source_pixels=40_000_000,
+        max_output_pixels=20_000_000,
+        max_animation_frames=50,
+        allowed_input_formats=ALL_PHOTO_FORMATS,
+    )
