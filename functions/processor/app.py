@@ -20,17 +20,16 @@ processor = BatchProcessor(event_type=EventType.SQS)
 # Time kept back from the Lambda timeout to record a failure and report the batch.
 SAFETY_MARGIN_SECONDS = 10.0
 
-_context: LambdaContext | None = None
 
-
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     """Process one message; raising returns it to the queue (and, in the end, the DLQ)."""
+    logger.remove_keys(["task_id"])  # a bad body must not be logged under the previous record's task
     message = TaskMessage.model_validate_json(record.body)
     logger.append_keys(task_id=message.task_id)
     settings = get_settings()
     timeout = settings.task_timeout_seconds
-    if _context is not None:
-        timeout = min(timeout, _context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
+    if lambda_context is not None:
+        timeout = min(timeout, lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
     task = process_task(
         message.task_id,
         attempt=int(record.attributes.approximate_receive_count),
@@ -46,6 +45,4 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    global _context
-    _context = context
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

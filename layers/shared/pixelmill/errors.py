@@ -45,6 +45,12 @@ class NotFound(PixelmillError):
     code = "not_found"
 
 
+class QueueUnavailable(PixelmillError):
+    """The task could not be queued; nothing was kept, the client may retry."""
+
+    code = "queue_unavailable"
+
+
 class ProcessingError(PixelmillError):
     """A task cannot succeed however often it is retried: it ends ``failed``.
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from pixelmill.errors import FieldError, InvalidRequest, NotFound, PixelmillError
-from pixelmill.logic.tasks import QueueUnavailable
+from pixelmill.errors import FieldError, InvalidRequest, NotFound, PixelmillError, QueueUnavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 

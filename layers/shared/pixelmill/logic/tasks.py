@@ -5,18 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pixelmill.dal import Stores
-from pixelmill.errors import InvalidRequest, NotFound, PixelmillError
+from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable
 from pixelmill.models.ids import image_key, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskPublic, TaskStatus
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
 from pixelmill.transforms import registry
-
-
-class QueueUnavailable(PixelmillError):
-    """The task could not be queued; nothing was kept, the client may retry."""
-
-    code = "queue_unavailable"
 
 
 @dataclass(frozen=True)
