@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint format unit integration infra-tests test lock clean bench
+.PHONY: help install lint format unit integration infra-tests test lock clean bench openapi
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -48,3 +48,6 @@ include infra/sam.mk
 
 bench: install  ## photo benchmarks: ratios against a plain-Pillow baseline in the same process
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py
+
+openapi: install  ## rewrite docs/openapi.json from the API's routes and models
+	PYTHONPATH=layers/shared:. $(BIN)/python -m infra.openapi

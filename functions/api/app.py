@@ -1,8 +1,12 @@
-"""ApiFunction: the HTTP API (API Gateway REST proxy events → powertools routes)."""
+"""pixelmill's HTTP API: upload images, create tasks and poll them until the result is in S3.
+
+ApiFunction: API Gateway REST proxy events → powertools routes.
+"""
 
 from __future__ import annotations
 
 import json
+from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -21,14 +25,14 @@ from pixelmill.models.ids import IMAGE_ID_PATTERN, TASK_ID_PATTERN
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate
 from pixelmill.models.task import TaskCreate, TaskPublic, TaskStatus
 from pixelmill.observability import logger, metrics, tracer
-from pixelmill.problems import PROBLEM_CONTENT_TYPE, problem, status_of
+from pixelmill.problems import PROBLEM_CONTENT_TYPE, document_problems, problem, status_of
 from pixelmill.settings import get_settings
+from pixelmill.swagger import swagger_html
 from pixelmill.transforms import FunctionInfo, registry
 
 app = APIGatewayRestResolver(
     enable_validation=True, cors=CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600)
 )
-app.enable_swagger(path="/api/docs", title="pixelmill", version="1.0.0", description="Serverless image processing.")
 
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
 ImageIdPath = Annotated[str, Path(pattern=IMAGE_ID_PATTERN)]
@@ -87,9 +91,32 @@ def list_functions() -> list[FunctionInfo]:
     return registry.catalog()
 
 
-@app.get("/api/openapi.json", summary="This OpenAPI document", tags=["docs"], include_in_schema=False)
-def openapi_document() -> Response[str]:
-    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=app.get_openapi_json_schema())
+@app.get("/api/openapi.json", include_in_schema=False)
+def get_openapi() -> Response[str]:
+    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=_served_openapi())
+
+
+@app.get("/api/docs", include_in_schema=False)
+def get_docs() -> Response[str]:
+    return Response(status_code=HTTPStatus.OK, content_type="text/html", body=swagger_html(_served_openapi()))
+
+
+def _served_openapi() -> str:
+    """The document with this stage's base path as its server, so "Try it out" works."""
+    event = app.current_event
+    full_path = event.request_context.path or event.path
+    base = full_path[: -len(event.path)] if full_path.endswith(event.path) else ""
+    document = json.loads(openapi_json())
+    document["servers"] = [{"url": base or "/"}]
+    return json.dumps(document)
+
+
+@cache
+def openapi_json() -> str:
+    """The OpenAPI document of this API, with our problem responses (docs/openapi.json)."""
+    schema = app.get_openapi_schema(title="pixelmill", version="1.0.0", description=__doc__)
+    document = document_problems(schema.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def _request_url() -> str:
@@ -107,7 +134,7 @@ def _problem_response(
     return Response(
         status_code=status,
         content_type=PROBLEM_CONTENT_TYPE,
-        body=json.dumps(problem(status, detail, code, errors)),
+        body=problem(status, detail, code, errors).model_dump_json(exclude_none=True),
     )
 
 

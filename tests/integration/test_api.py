@@ -124,6 +124,7 @@ def test_openapi_document_lists_every_route(stack: Stack) -> None:
     assert response.status == 200
     document = response.json()
     assert document["openapi"].startswith("3.")
+    assert document["servers"] == [{"url": "/v1"}]  # the stage, so Swagger's "Try it out" works
     assert {"/api/tasks", "/api/tasks/{task_id}", "/api/images", "/api/images/{image_id}", "/api/functions"} <= set(
         document["paths"]
     )

@@ -1,9 +1,12 @@
-"""The one table from exceptions to HTTP problems (RFC 9457 problem+json)."""
+"""The one table from exceptions to HTTP problems (RFC 9457 problem+json),
+and the same problems described in the OpenAPI document."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from pixelmill.errors import FieldError, InvalidRequest, NotFound, PixelmillError, QueueUnavailable
 
@@ -17,6 +20,23 @@ STATUS_BY_ERROR: dict[type[PixelmillError], HTTPStatus] = {
 }
 
 
+class ProblemField(BaseModel):
+    """One bad field: its dotted path (``function_args.width``) and what is wrong."""
+
+    field: str = Field(examples=["function_args.width"])
+    message: str = Field(examples=["Input should be greater than or equal to 1"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=["urn:pixelmill:problem:invalid_request"])
+    title: str = Field(examples=["Bad Request"])
+    status: int = Field(examples=[400])
+    detail: str = Field(examples=["function_args.width: Input should be greater than or equal to 1"])
+    errors: list[ProblemField] | None = Field(default=None, description="One entry per bad field (400 only).")
+
+
 def status_of(error: PixelmillError) -> HTTPStatus:
     """The HTTP status for a domain error (500 for anything not in the table)."""
     for error_type, status in STATUS_BY_ERROR.items():
@@ -25,14 +45,46 @@ def status_of(error: PixelmillError) -> HTTPStatus:
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
-def problem(status: HTTPStatus, detail: str, code: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
+def problem(status: HTTPStatus, detail: str, code: str, errors: list[FieldError] | None = None) -> Problem:
     """A problem document: type, title, status, detail and one entry per bad field."""
-    body: dict[str, Any] = {
-        "type": f"urn:pixelmill:problem:{code}",
-        "title": status.phrase,
-        "status": status.value,
-        "detail": detail,
-    }
-    if errors is not None:
-        body["errors"] = [{"field": error.field, "message": error.message} for error in errors]
-    return body
+    return Problem(
+        type=f"urn:pixelmill:problem:{code}",
+        title=status.phrase,
+        status=status.value,
+        detail=detail,
+        errors=None if errors is None else [ProblemField(field=e.field, message=e.message) for e in errors],
+    )
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """``openapi`` with our error responses: 400/404/500 problem+json instead of the
+    resolver's generic 422, and 204 for DELETE (its handler returns no body)."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
+    for name, schema in Problem.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs").items():
+        schemas[name] = schema
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["Problem"].pop("$defs", None)
+
+    def response(description: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+
+    for path, operations in openapi.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if method == "delete":
+                responses.pop("200", None)
+                responses["204"] = {"description": "Deleted"}
+            if operation.get("parameters") or operation.get("requestBody"):
+                responses["400"] = response("Bad parameters: `errors` names each bad field")
+            if "{" in path:
+                responses["404"] = response("No such resource")
+            if (method, path) == ("post", "/api/tasks"):
+                responses["503"] = response("The task could not be queued; nothing was created, retry")
+            responses["500"] = response("Anything else (logged; never a stack trace)")
+    return openapi
