@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import requests
 
 from tests.imagegen import image_bytes
@@ -40,7 +43,11 @@ def test_upload_policy_names_type_and_size_limits(stack: Stack) -> None:
     assert upload["upload"]["fields"]["Content-Type"] == "image/webp"
     assert upload["upload"]["fields"]["key"] == f"uploads/{upload['image_id']}"
     assert upload["max_bytes"] == 52428800
-    assert "policy" in upload["upload"]["fields"]
+    # S3 enforces the policy: exactly this type, 1..max_bytes bytes, this key
+    policy = json.loads(base64.b64decode(upload["upload"]["fields"]["policy"]))
+    assert ["content-length-range", 1, 52428800] in policy["conditions"]
+    assert {"Content-Type": "image/webp"} in policy["conditions"]
+    assert {"key": f"uploads/{upload['image_id']}"} in policy["conditions"]
 
 
 def test_upload_of_a_type_we_do_not_take_is_a_400_naming_the_field(stack: Stack) -> None:
