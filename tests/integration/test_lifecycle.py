@@ -396,3 +396,28 @@ def test_bad_list_parameters_are_400_naming_the_parameter(
     assert response.status == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+def test_progress_is_recorded_in_stages_while_processing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given every progress write is observed (an animation reports per frame)
+    from pixelmill.dal.tasks import TaskStore
+    from tests.imagegen import animated_gif_bytes
+
+    seen: list[int] = []
+    real_set_progress = TaskStore.set_progress
+
+    def observe(self: TaskStore, task_id: str, progress: int) -> None:
+        seen.append(progress)
+        real_set_progress(self, task_id, progress)
+
+    monkeypatch.setattr(TaskStore, "set_progress", observe)
+    task = _create(stack, stack.upload(animated_gif_bytes(64, 48, frames=30), "image/gif"), width=32)
+
+    # When it is processed
+    stack.process_batch()
+
+    # Then progress rose through the stages, strictly between start and done, then 100
+    assert len(seen) >= 3
+    assert seen == sorted(seen)
+    assert all(0 < value < 100 for value in seen)
+    assert _task(stack, task["task_id"])["progress"] == 100
