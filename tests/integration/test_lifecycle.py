@@ -214,6 +214,7 @@ def test_persistent_fault_marks_the_task_failed_on_the_last_receive_and_the_mess
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "retries_exhausted"
     assert "ClientError" in failed["error"]["message"]
+    assert "SlowDown" in failed["error"]["message"]
 
     # And the message moves to the dead-letter queue instead of a fourth delivery
     assert stack.process_batch().received == 0
@@ -421,3 +422,81 @@ def test_progress_is_recorded_in_stages_while_processing(stack: Stack, monkeypat
     assert seen == sorted(seen)
     assert all(0 < value < 100 for value in seen)
     assert _task(stack, task["task_id"])["progress"] == 100
+
+
+def test_a_duplicate_finishing_first_does_not_delete_the_shared_result(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two deliveries of one task, the second finishing while the first still works
+    task = _create(stack, stack.upload(_jpeg()), width=40)
+    boto3.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"task_id": task["task_id"]}))
+    resize = type(registry.parse("resize", {"width": 40}))
+    real_run = resize.run
+    nested = {"done": False}
+
+    def run_with_a_duplicate_overtaking(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not nested["done"]:
+            nested["done"] = True
+            assert stack.process_batch(batch_size=1).succeeded == 1  # the duplicate, start to finish
+        return real_run(self, *args, **kwargs)
+
+    monkeypatch.setattr(resize, "run", run_with_a_duplicate_overtaking)
+
+    # When the first delivery then finishes too
+    assert stack.process_batch(batch_size=1).succeeded == 1
+
+    # Then the task is done and its result is still there
+    done = _task(stack, task["task_id"])
+    assert done["status"] == "done"
+    assert _result_keys(stack) == [f"results/res-{task['task_id']}"]
+    assert requests.get(done["result_url"], timeout=30).status_code == 200
+
+
+def test_a_transform_that_raises_fails_the_task_at_once_with_the_reason(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a transform with a bug: it raises whatever the input
+    task = _create(stack, stack.upload(_jpeg()), width=40)
+    resize = type(registry.parse("resize", {"width": 40}))
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("tile cannot extend outside image")
+
+    monkeypatch.setattr(resize, "run", broken)
+
+    # When processed, then it is not retried: failed now, saying what went wrong
+    outcome = stack.process_batch()
+    assert outcome.succeeded == 1
+    failed = _task(stack, task["task_id"])
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "transform_failed"
+    assert "ValueError: tile cannot extend outside image" in failed["error"]["message"]
+
+
+def test_too_little_time_left_in_the_invocation_defers_the_task_untouched(stack: Stack) -> None:
+    # Given an invocation with less time left than a task's timeout (50 s) plus the margin
+    task = _create(stack, stack.upload(_jpeg()), width=40)
+
+    # When the batch is delivered
+    from infra.event_source import deliver_batch
+
+    outcome = deliver_batch(
+        stack.processor.lambda_handler, stack.queue_url, function_name="ProcessorFunction", timeout_seconds=30
+    )
+
+    # Then the message goes back to the queue and the task was not started
+    assert (outcome.received, outcome.failed) == (1, 1)
+    assert _task(stack, task["task_id"])["status"] == "queued"
+    assert stack.queue_depth(stack.queue_url) == 1
+
+
+def test_a_done_task_expires_with_its_result(stack: Stack) -> None:
+    # The record's TTL follows the result's retention (7 days), not the 30 days of unfinished tasks.
+    task = _create(stack, stack.upload(_jpeg()), width=40)
+    stack.process_batch()
+
+    item = boto3.client("dynamodb").get_item(
+        TableName=stack.resources.template.physical_ids["TasksTable"], Key={"task_id": {"S": task["task_id"]}}
+    )["Item"]
+    days = (int(item["expires_at"]["N"]) - time.time()) / 86400
+    assert 6.9 < days <= 7

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pixelmill.errors import InvalidRequest, ProcessingError
+from pixelmill.errors import ImageTooLarge, InvalidRequest, ProcessingError
 from pixelmill.transforms import registry
 from pixelmill.transforms.base import Limits
 from pixelmill.transforms.pipeline import MAX_STEPS, Pipeline
@@ -17,6 +17,7 @@ from tests.imagegen import (
     animated_gif_bytes,
     close_to,
     decode,
+    image_bytes,
     jpeg_bytes,
     png_header_bytes,
     sample_quadrants,
@@ -151,3 +152,16 @@ def test_an_animation_runs_through_every_step(limits: Limits) -> None:
     function = pipeline(step("resize", width=10), step("grayscale"))
     rendered = function.run(animated_gif_bytes(20, 20, frames=3), limits)
     assert rendered.metadata == {"width": 10, "height": 10, "frames": 3}
+
+
+def test_an_enormous_intermediate_step_is_refused_before_decoding(limits: Limits) -> None:
+    # Given a pipeline whose middle would be 20000×20000 though its result is tiny
+    function = pipeline(
+        step("resize", width=20000, height=20000, fit="fill", upscale=True),
+        step("rotate", angle=45),
+        step("thumbnail", size=64),
+    )
+
+    # When it runs on a small image, then it is refused as too large, naming the intermediate image
+    with pytest.raises(ImageTooLarge, match="intermediate image"):
+        function.run(image_bytes("PNG", 100, 100), limits)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     upload_url_expires_seconds: int = Field(default=900, gt=0, le=604800)
     download_url_expires_seconds: int = Field(default=3600, gt=0, le=604800)
     task_ttl_days: int = Field(default=30, gt=0, description="Days a task record is kept (DynamoDB TTL).")
+    result_retention_days: int = Field(
+        default=7, gt=0, description="Days S3 keeps a result; a done task's record goes with it."
+    )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
 
     @field_validator("allowed_input_formats", mode="before")

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from pixelmill.dal import Stores
 from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout
 from pixelmill.models.ids import image_key, result_image_id
@@ -31,12 +33,20 @@ PROGRESS_DOWNLOADED = 20
 PROGRESS_TRANSFORMED = 90
 
 
+class TaskDeferred(Exception):
+    """Too little time is left in this invocation to give the task its full
+    timeout: the message goes back to the queue untouched, to be run fresh."""
+
+
 def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settings, timeout: float) -> Task | None:
-    """Process one delivery of ``task_id`` (``attempt`` is SQS's receive count).
+    """Process one delivery of ``task_id`` (``attempt`` is SQS's receive count)
+    within ``timeout`` seconds.
 
     Returns the task as it ended, or None when there was nothing to do (gone,
     already finished, or cancelled meanwhile). Raises for transient failures.
     """
+    if timeout < settings.task_timeout_seconds and attempt < settings.max_receive_count:
+        raise TaskDeferred(f"only {timeout:.1f} s left of this invocation")
     task = stores.tasks.get(task_id)
     if task is None or task.status.is_terminal:
         logger.info("nothing to do", extra={"task_id": task_id, "status": task.status.value if task else None})
@@ -54,10 +64,12 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
         return _fail(task_id, error.code, error.message, stores, time.monotonic() - clock)
     except Exception as error:
         if attempt >= settings.max_receive_count:
-            message = f"gave up after {attempt} attempts; last error: {type(error).__name__}"
+            message = f"gave up after {attempt} attempts; last error: {_describe(error)}"
             _fail(task_id, "retries_exhausted", message, stores, time.monotonic() - clock)
         raise
 
+    # The record goes when its result does (S3 expires results/ after the retention).
+    keep_days = min(settings.task_ttl_days, settings.result_retention_days)
     done = stores.tasks.transition(
         task_id,
         TaskStatus.DONE,
@@ -68,11 +80,15 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
         result_key=key,
         result_content_type=rendered.content_type,
         result_extension=rendered.extension,
+        expires_at=int(time.time()) + keep_days * 86400,
     )
     if done is None:
-        # Cancelled or deleted while we worked: leave nothing behind.
-        stores.images.delete(key)
-        logger.info("task cancelled during processing", extra={"task_id": task_id})
+        current = stores.tasks.get(task_id)
+        if current is None or current.status is TaskStatus.CANCELLED:
+            # Cancelled or deleted while we worked: leave nothing behind.
+            stores.images.delete(key)
+            logger.info("task cancelled during processing", extra={"task_id": task_id})
+        # Otherwise a duplicate delivery finished first: its result is this same key.
     return done
 
 
@@ -104,7 +120,31 @@ def _render(task: Task, stores: Stores, settings: Settings) -> Rendered:
             stores.tasks.set_progress(task.task_id, overall)
             reported = overall
 
-    return function.run(source, Limits.from_settings(settings), progress)
+    try:
+        return function.run(source, Limits.from_settings(settings), progress)
+    except ProcessingError:
+        raise
+    except MemoryError:
+        raise ImageTooLarge("the image needs more memory than this worker has") from None
+    except Exception as error:
+        # A transform is a pure function of the bytes: what fails once fails every time.
+        if _is_io_error(error):
+            raise
+        logger.exception("transform failed", extra={"task_id": task.task_id})
+        raise ProcessingError(
+            f"the {task.function_type} transform failed: {_describe(error)}", "transform_failed"
+        ) from None
+
+
+def _is_io_error(error: Exception) -> bool:
+    """True for errors of AWS calls made while transforming (progress writes): worth a retry."""
+    return isinstance(error, (BotoCoreError, ClientError))
+
+
+def _describe(error: BaseException) -> str:
+    """A short, readable description of an unexpected error for the task's reason."""
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _fail(task_id: str, code: str, message: str, stores: Stores, duration: float) -> Task | None:

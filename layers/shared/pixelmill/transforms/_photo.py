@@ -304,6 +304,16 @@ def scale_box(box: Box, full_size: Size, image_size: Size) -> Box:
     return (box[0] / factor, box[1] / factor, box[2] / factor, box[3] / factor)
 
 
+def _check_pixels(size: Size, frame_count: int, limits: Limits, what: str) -> None:
+    """Refuse ``what`` (the result, or an image made on the way) over ``max_output_pixels``."""
+    width, height = size
+    if width * height * frame_count > limits.max_output_pixels:
+        frames = f" × {frame_count} frames" if frame_count > 1 else ""
+        raise ImageTooLarge(
+            f"{what} would be {width}×{height} pixels{frames}, over the limit of {limits.max_output_pixels:,}"
+        )
+
+
 # ---------------------------------------------------------------- colour and modes
 
 
@@ -568,6 +578,11 @@ class PhotoFunction(ImageFunction):
         May raise ProcessingError when the arguments cannot fit the image."""
         return size
 
+    def intermediate_sizes(self, size: Size) -> list[Size]:
+        """Sizes of images made on the way to the result (a pipeline's steps),
+        held to ``max_output_pixels`` like the result itself (default: none)."""
+        return []
+
     def draft_size(self, size: Size) -> Size | None:
         """The smallest size an upright source of ``size`` may be decoded at
         without losing quality in the result (JPEG shrink-on-load), or None to
@@ -602,6 +617,8 @@ class PhotoFunction(ImageFunction):
         full_size = oriented_size(image.size, orientation)
         fmt = OUTPUT_FORMATS[self.output_format(source_format)]
         frame_count = animation_frames(image) if fmt.animation else 1
+        for size in self.intermediate_sizes(full_size):
+            _check_pixels(size, frame_count, limits, "an intermediate image")
         self._check_output(self.output_size(full_size), frame_count, fmt, limits)
 
         icc = _as_bytes(image.info.get("icc_profile"))
@@ -636,13 +653,8 @@ class PhotoFunction(ImageFunction):
     @staticmethod
     def _check_output(size: Size, frame_count: int, fmt: OutputFormat, limits: Limits) -> None:
         """Refuse, before decoding, a result over the output limits or too large for its format."""
+        _check_pixels(size, frame_count, limits, "the result")
         width, height = size
-        pixels = width * height * frame_count
-        if pixels > limits.max_output_pixels:
-            frames = f" × {frame_count} frames" if frame_count > 1 else ""
-            raise ImageTooLarge(
-                f"the result would be {width}×{height} pixels{frames}, over the limit of {limits.max_output_pixels:,}"
-            )
         if max(size) > fmt.max_side:
             raise ImageTooLarge(
                 f"the result would be {width}×{height} pixels; {fmt.name} images are at most {fmt.max_side} pixels wide and high"

@@ -93,6 +93,14 @@ class Pipeline(PhotoFunction):
             size = function.output_size(size)
         return size
 
+    def intermediate_sizes(self, size: Size) -> list[Size]:
+        """What every step but the last makes: each is a full image in memory too."""
+        sizes = []
+        for function in self.functions[:-1]:
+            size = function.output_size(size)
+            sizes.append(size)
+        return sizes
+
     def draft_size(self, size: Size) -> Size | None:
         """The first step's: later steps work on its exact result."""
         return self.functions[0].draft_size(size)
