@@ -47,14 +47,18 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
     s3: S3Client = boto3.client("s3")
     dynamodb: DynamoDBClient = boto3.client("dynamodb")
     sqs: SQSClient = boto3.client("sqs")
-    region = template.pseudo["AWS::Region"]
+    region = s3.meta.region_name
+    template.pseudo["AWS::Region"] = region
     account = template.pseudo["AWS::AccountId"]
 
     for name in template.resources_of_type("AWS::S3::Bucket"):
         bucket = f"{prefix}-{name.lower()}"
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
-            s3.create_bucket(Bucket=bucket)
+            if region == "us-east-1":  # the one region that refuses a LocationConstraint
+                s3.create_bucket(Bucket=bucket)
+            else:
+                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
         template.physical_ids[name] = bucket
         template.attributes[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
 

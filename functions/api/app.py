@@ -30,8 +30,20 @@ from pixelmill.settings import get_settings
 from pixelmill.swagger import swagger_html
 from pixelmill.transforms import FunctionInfo, registry
 
+
+def _parse_json(text: str) -> Any:
+    """json.loads whose every failure is a JSONDecodeError (a 400), even Python's
+    ValueError for an integer of more than 4300 digits."""
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise json.JSONDecodeError(str(error), text, 0) from None
+
+
 app = APIGatewayRestResolver(
-    enable_validation=True, cors=CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600)
+    enable_validation=True,
+    cors=CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600),
+    json_body_deserializer=_parse_json,
 )
 
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
@@ -170,7 +182,9 @@ def handle_unexpected(_error: Exception) -> Response[str]:
 def _field_error(item: dict[str, Any]) -> FieldError:
     """A powertools/pydantic error as a field path: body fields bare, query and path by name."""
     location = [str(part) for part in item.get("loc", ())]
-    if location and location[0] in {"body", "query", "path", "header"}:
+    if item.get("type") == "json_invalid":  # its location is a character offset, not a field
+        location = ["body"]
+    elif location and location[0] in {"body", "query", "path", "header"}:
         location = location[1:]
     return FieldError(".".join(location) or "body", str(item.get("msg", "invalid")))
 

@@ -102,6 +102,34 @@ def test_task_body_that_is_not_json_is_400(stack: Stack) -> None:
 
     assert response.status == 400
     assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == ["body"]
+
+
+def test_an_integer_too_long_for_python_is_a_400_not_a_500(stack: Stack) -> None:
+    body = '{"image_id": "x", "function_type": "resize", "function_args": {"width": ' + "9" * 5001 + "}}"
+
+    response = stack.api.post("/api/tasks/", body=body, headers={"Content-Type": "application/json"})
+
+    assert response.status == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["body"]
+
+
+def test_a_cursor_from_another_listing_is_a_400_on_cursor(stack: Stack) -> None:
+    # Given a next-page cursor issued for the listing of queued tasks
+    image_id = stack.upload(_png(), "image/png")
+    for width in (8, 9):
+        stack.api.post(
+            "/api/tasks/",
+            json_body={"image_id": image_id, "function_type": "resize", "function_args": {"width": width}},
+        )
+    link = stack.api.get("/api/tasks/", query={"status": ["queued"], "limit": ["1"]}).headers["link"]
+    cursor = link.split("cursor=", 1)[1].split("&", 1)[0].split(">", 1)[0]
+
+    # When it is used without the filter, then it is refused on the cursor
+    response = stack.api.get("/api/tasks/", query={"cursor": [cursor]})
+
+    assert response.status == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
 
 
 def test_task_with_missing_fields_names_each(stack: Stack) -> None:

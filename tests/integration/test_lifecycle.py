@@ -500,3 +500,9 @@ def test_a_done_task_expires_with_its_result(stack: Stack) -> None:
     )["Item"]
     days = (int(item["expires_at"]["N"]) - time.time()) / 86400
     assert 6.9 < days <= 7
+
+
+def test_function_args_are_stored_as_validated(stack: Stack) -> None:
+    task = _create(stack, stack.upload(_jpeg()), width="120", upscale="true")
+
+    assert task["function_args"] == {"width": 120, "upscale": True}

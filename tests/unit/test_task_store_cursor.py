@@ -11,7 +11,7 @@ from pixelmill.errors import InvalidRequest
 def test_cursor_round_trips() -> None:
     key = {"task_id": "01JD0000000000000000000000", "kind": "task"}
 
-    assert _decode_cursor(_encode_cursor(key)) == key
+    assert _decode_cursor(_encode_cursor(key), "kind", "task") == key
 
 
 @pytest.mark.parametrize(
@@ -23,10 +23,12 @@ def test_cursor_round_trips() -> None:
         _encode_cursor({"kind": "task"}),
         _encode_cursor({"task_id": 5}),
         _encode_cursor({"task_id": "x", "other": "y"}),
+        _encode_cursor({"task_id": "x", "status": "queued"}),  # another listing's cursor
+        _encode_cursor({"task_id": "x", "kind": "other"}),
     ],
 )
 def test_foreign_cursors_are_refused_on_the_cursor_field(cursor: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
-        _decode_cursor(cursor)
+        _decode_cursor(cursor, "kind", "task")
 
     assert [error.field for error in raised.value.errors] == ["cursor"]

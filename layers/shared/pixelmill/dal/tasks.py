@@ -152,31 +152,29 @@ class TaskStore:
         With both filters the image index is queried and the status filtered,
         so a page may hold fewer than ``limit`` tasks and still have a next one.
         """
+        # One index per filter, each partitioned by what it filters on and sorted by task_id.
+        if image_id is not None:
+            index, partition, value = "ByImage", "image_id", image_id
+        elif status is not None:
+            index, partition, value = "ByStatus", "status", status.value
+        else:
+            index, partition, value = "ByCreated", "kind", KIND
         query: dict[str, Any] = {
             "TableName": self._table,
+            "IndexName": index,
             "ScanIndexForward": False,
             "Limit": limit,
-            "ExpressionAttributeNames": {"#pk": "kind"},
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": partition},
         }
-        if image_id is not None:
-            query["IndexName"] = "ByImage"
-            query["ExpressionAttributeNames"] = {"#pk": "image_id"}
-            values: dict[str, Any] = {":pk": image_id}
-            if status is not None:
-                query["FilterExpression"] = "#status = :status"
-                query["ExpressionAttributeNames"]["#status"] = "status"
-                values[":status"] = status.value
-        elif status is not None:
-            query["IndexName"] = "ByStatus"
-            query["ExpressionAttributeNames"] = {"#pk": "status"}
-            values = {":pk": status.value}
-        else:
-            query["IndexName"] = "ByCreated"
-            values = {":pk": KIND}
-        query["KeyConditionExpression"] = "#pk = :pk"
+        values: dict[str, Any] = {":pk": value}
+        if image_id is not None and status is not None:
+            query["FilterExpression"] = "#status = :status"
+            query["ExpressionAttributeNames"]["#status"] = "status"
+            values[":status"] = status.value
         query["ExpressionAttributeValues"] = _serialize(values)
         if cursor:
-            query["ExclusiveStartKey"] = _serialize(_decode_cursor(cursor))
+            query["ExclusiveStartKey"] = _serialize(_decode_cursor(cursor, partition, value))
         response = self._client.query(**query)
         tasks = [Task.model_validate(_deserialize(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
@@ -187,18 +185,20 @@ def _encode_cursor(key: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> dict[str, str]:
-    """The LastEvaluatedKey a cursor encodes; InvalidRequest for anything we did not issue."""
+def _decode_cursor(cursor: str, partition: str, value: str) -> dict[str, str]:
+    """The LastEvaluatedKey a cursor encodes, if it was issued for this listing (the
+    index partitioned by ``partition`` at ``value``); InvalidRequest otherwise."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         key = None
-    allowed = {"task_id", "kind", "status", "image_id"}
     if (
         not isinstance(key, dict)
-        or "task_id" not in key
-        or not set(key) <= allowed
-        or not all(isinstance(value, str) for value in key.values())
+        or set(key) != {"task_id", partition}
+        or key[partition] != value
+        or not isinstance(key["task_id"], str)
     ):
-        raise InvalidRequest.for_field("cursor", "not a cursor from a previous page's Link header")
+        raise InvalidRequest.for_field(
+            "cursor", "not a cursor of this listing: take it from the Link header of the previous page, same filters"
+        )
     return key

@@ -28,7 +28,7 @@ def create_task(request: TaskCreate, stores: Stores, settings: Settings) -> Task
     (InvalidRequest) before anything is written. If the queue refuses the
     message the record is removed again, so no task waits forever as ``new``.
     """
-    registry.parse(request.function_type, request.function_args)
+    function = registry.parse(request.function_type, request.function_args)
     if stores.images.head(image_key(request.image_id)) is None:
         raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")
 
@@ -36,7 +36,8 @@ def create_task(request: TaskCreate, stores: Stores, settings: Settings) -> Task
         task_id=new_task_id(),
         image_id=request.image_id,
         function_type=request.function_type,
-        function_args=request.function_args,
+        # As validated ("800" is stored as 800), with only what the client set.
+        function_args=function.model_dump(mode="json", exclude_unset=True),
     )
     stores.tasks.create(task)
     try:
