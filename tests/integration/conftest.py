@@ -18,7 +18,7 @@ import requests
 from moto import mock_aws
 
 from infra.event_source import BatchOutcome, deliver_batch
-from infra.events import LocalContext, api_gateway_event
+from infra.events import LocalContext, api_gateway_event, load_event
 from infra.provision import LocalResources, provision
 from infra.template import Template
 from pixelmill.dal import get_stores
@@ -119,6 +119,7 @@ class Stack:
     resources: LocalResources
     api: ApiClient
     processor: ModuleType
+    sweeper: ModuleType
 
     @property
     def queue_url(self) -> str:
@@ -136,6 +137,12 @@ class Stack:
         """One delivery from the task queue to ProcessorFunction."""
         return deliver_batch(
             self.processor.lambda_handler, self.queue_url, function_name="ProcessorFunction", batch_size=batch_size
+        )
+
+    def sweep(self) -> Any:
+        """One scheduled run of SweeperFunction, with the scheduled event `sam local invoke` uses."""
+        return self.sweeper.lambda_handler(
+            load_event("schedule-sweep.json"), LocalContext(function_name="SweeperFunction", timeout_seconds=120)
         )
 
     def upload(self, data: bytes, content_type: str = "image/jpeg") -> str:
@@ -174,11 +181,16 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     with mock_aws():
         template = Template.load()
         resources = provision(template)
-        for function in ("ApiFunction", "ProcessorFunction"):
+        for function in ("ApiFunction", "ProcessorFunction", "SweeperFunction"):
             for name, value in resources.environment(function).items():
                 monkeypatch.setenv(name, value)
         get_settings.cache_clear()
         get_stores.cache_clear()
-        yield Stack(resources, ApiClient(load_handler("api"), api_routes(template)), load_handler("processor"))
+        yield Stack(
+            resources,
+            ApiClient(load_handler("api"), api_routes(template)),
+            load_handler("processor"),
+            load_handler("sweeper"),
+        )
     get_settings.cache_clear()
     get_stores.cache_clear()

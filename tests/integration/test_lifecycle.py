@@ -506,3 +506,46 @@ def test_function_args_are_stored_as_validated(stack: Stack) -> None:
     task = _create(stack, stack.upload(_jpeg()), width="120", upscale="true")
 
     assert task["function_args"] == {"width": 120, "upscale": True}
+
+
+def test_tasks_whose_worker_was_killed_every_time_are_failed_by_the_sweeper(stack: Stack) -> None:
+    # Given a batch whose Lambda is killed (timeout, out of memory) on every delivery: no handler code runs
+    killed = _create(stack, stack.upload(_jpeg()), width=40)
+    batch_mate = _create(stack, stack.upload(_jpeg()), width=40)
+    _redeliver_at_once(stack)
+    from infra.event_source import deliver_batch
+
+    def killed_lambda(event: Any, context: Any) -> Any:
+        raise MemoryError("Runtime exited with error: signal: killed")
+
+    for _ in range(3):
+        assert deliver_batch(killed_lambda, stack.queue_url, function_name="ProcessorFunction").failed == 2
+    assert stack.process_batch().received == 0  # both moved to the dead-letter queue
+    assert stack.queue_depth(stack.dlq_url) == 2
+    assert _task(stack, killed["task_id"])["status"] == "queued"
+
+    # When the scheduled sweeper runs
+    result = stack.sweep()
+
+    # Then both tasks are failed with a reason, and the messages stay in the DLQ for inspection
+    assert result == {"failed": 2}
+    for task in (killed, batch_mate):
+        failed = _task(stack, task["task_id"])
+        assert failed["status"] == "failed"
+        assert failed["error"]["code"] == "retries_exhausted"
+        assert "dead-letter queue" in failed["error"]["message"]
+    assert stack.queue_depth(stack.dlq_url) == 2
+
+    # And a second sweep changes nothing
+    assert stack.sweep() == {"failed": 0}
+
+
+def test_sweeper_leaves_finished_tasks_and_foreign_dead_letters_alone(stack: Stack) -> None:
+    task = _create(stack, stack.upload(_jpeg()), width=40)
+    stack.process_batch()
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=stack.dlq_url, MessageBody=json.dumps({"task_id": task["task_id"]}))
+    sqs.send_message(QueueUrl=stack.dlq_url, MessageBody="not a task message")
+
+    assert stack.sweep() == {"failed": 0}
+    assert _task(stack, task["task_id"])["status"] == "done"

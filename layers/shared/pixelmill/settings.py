@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     images_bucket: str = Field(default="pixelmill-images", description="S3 bucket of uploads and results.")
     tasks_table: str = Field(default="pixelmill-tasks", description="DynamoDB table of tasks.")
     task_queue_url: str = Field(default="", description="URL of the SQS queue of task ids.")
+    dead_letter_queue_url: str = Field(default="", description="URL of the task queue's dead-letter queue.")
 
     max_upload_bytes: int = Field(default=50 * MIB, gt=0, description="Largest accepted upload.")
     max_source_pixels: int = Field(

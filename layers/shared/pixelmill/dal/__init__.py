@@ -15,11 +15,21 @@ import boto3
 from botocore.config import Config
 
 from pixelmill.dal.images import ImageStore, PresignedUpload, StoredImage
-from pixelmill.dal.queue import TaskQueue
+from pixelmill.dal.queue import DeadLetterQueue, TaskQueue
 from pixelmill.dal.tasks import TaskPage, TaskStore
 from pixelmill.settings import Settings, get_settings
 
-__all__ = ["ImageStore", "PresignedUpload", "StoredImage", "Stores", "TaskPage", "TaskQueue", "TaskStore", "get_stores"]
+__all__ = [
+    "DeadLetterQueue",
+    "ImageStore",
+    "PresignedUpload",
+    "StoredImage",
+    "Stores",
+    "TaskPage",
+    "TaskQueue",
+    "TaskStore",
+    "get_stores",
+]
 
 # Adaptive retries absorb throttling before an error ever reaches the logic.
 _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=30)
@@ -27,16 +37,18 @@ _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect
 
 @dataclass(frozen=True)
 class Stores:
-    """Everything the logic reads and writes: tasks, images and the task queue."""
+    """Everything the logic reads and writes: tasks, images, the task queue and its dead letters."""
 
     tasks: TaskStore
     images: ImageStore
     queue: TaskQueue
+    dead_letters: DeadLetterQueue
 
 
 def build_stores(settings: Settings) -> Stores:
     """Stores for ``settings``, with fresh boto3 clients."""
     s3 = boto3.client("s3", config=_CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
+    sqs = boto3.client("sqs", config=_CLIENT_CONFIG)
     return Stores(
         tasks=TaskStore(
             boto3.client("dynamodb", config=_CLIENT_CONFIG),
@@ -44,7 +56,8 @@ def build_stores(settings: Settings) -> Stores:
             timedelta(days=settings.task_ttl_days),
         ),
         images=ImageStore(s3, settings.images_bucket),
-        queue=TaskQueue(boto3.client("sqs", config=_CLIENT_CONFIG), settings.task_queue_url),
+        queue=TaskQueue(sqs, settings.task_queue_url),
+        dead_letters=DeadLetterQueue(sqs, settings.dead_letter_queue_url),
     )
 
 

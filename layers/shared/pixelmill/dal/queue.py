@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -30,3 +32,37 @@ class TaskQueue:
         """Queue ``task_id`` for processing."""
         body = json.dumps(TaskMessage(task_id=task_id).model_dump())
         self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message in the dead-letter queue: its id and body, as it was sent."""
+
+    message_id: str
+    body: str
+
+
+class DeadLetterQueue:
+    """Reads the dead-letter queue without emptying it: its messages stay for inspection and redrive."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def browse(self, *, hide_seconds: int = 120, max_batches: int = 100) -> Iterator[DeadLetter]:
+        """Each message now in the queue once (at most ``max_batches`` × 10), none deleted.
+
+        Every message read is hidden for ``hide_seconds`` so that one pass does
+        not see it twice; then it is visible again, still in the queue.
+        """
+        seen: set[str] = set()
+        for _ in range(max_batches):
+            response = self._client.receive_message(
+                QueueUrl=self._queue_url, MaxNumberOfMessages=10, VisibilityTimeout=hide_seconds, WaitTimeSeconds=0
+            )
+            messages = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+            if not messages:
+                return
+            for message in messages:
+                seen.add(message["MessageId"])
+                yield DeadLetter(message_id=message["MessageId"], body=message["Body"])

@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from pixelmill.dal import Stores
+from pixelmill.dal.queue import TaskMessage
 from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout
 from pixelmill.models.ids import image_key, result_image_id
-from pixelmill.models.task import Task, TaskError, TaskStatus
+from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
 from pixelmill.transforms import Limits, Rendered, registry
@@ -90,6 +92,37 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
             logger.info("task cancelled during processing", extra={"task_id": task_id})
         # Otherwise a duplicate delivery finished first: its result is this same key.
     return done
+
+
+def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
+    """Mark ``failed`` every unfinished task whose message reached the dead-letter
+    queue; the messages stay there. Returns how many tasks were failed.
+
+    The worker marks a task failed on its last delivery whenever its code runs;
+    this covers the deliveries where it could not (the Lambda was killed by its
+    timeout or memory limit), so that no task waits forever.
+    """
+    failed = 0
+    for letter in stores.dead_letters.browse():
+        try:
+            task_id = TaskMessage.model_validate_json(letter.body).task_id
+        except ValidationError:
+            logger.warning("dead letter names no task", extra={"message_id": letter.message_id})
+            continue
+        reason = (
+            f"the task did not finish in {settings.max_receive_count} deliveries (the worker stopped: "
+            "out of time or memory); its message is in the dead-letter queue"
+        )
+        task = stores.tasks.transition(
+            task_id,
+            TaskStatus.FAILED,
+            UNFINISHED_STATUSES,
+            error=TaskError(code="retries_exhausted", message=reason),
+        )
+        if task is not None:
+            logger.warning("task failed from the dead-letter queue", extra={"task_id": task_id})
+            failed += 1
+    return failed
 
 
 def _render(task: Task, stores: Stores, settings: Settings) -> Rendered:

@@ -1,0 +1,21 @@
+"""SweeperFunction: on a schedule, fail the tasks whose messages reached the dead-letter queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pixelmill.dal import get_stores
+from pixelmill.logic.processing import fail_dead_lettered_tasks
+from pixelmill.observability import logger, metrics, tracer
+from pixelmill.settings import get_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    failed = fail_dead_lettered_tasks(get_stores(), get_settings())
+    metrics.add_metric(name="TaskDeadLettered", unit="Count", value=failed)
+    return {"failed": failed}
