@@ -36,10 +36,10 @@ integration: install  ## handlers called in-process with real-shaped events on m
 
 test: lint unit integration infra-tests  ## everything CI runs
 
-lock:  ## re-resolve requirements/*.txt from requirements/*.in (needs uv)
-	cd requirements && uv pip compile runtime.in --universal --python-version 3.11 --no-header -o runtime.txt
-	cd requirements && uv pip compile dev.in --universal --python-version 3.11 --no-header -o dev.txt
-	cd requirements && uv pip compile sam.in --python-version 3.11 --no-header -o sam.txt
+lock: install  ## re-resolve requirements/*.txt from requirements/*.in, then `make install`
+	cd requirements && ../$(BIN)/uv pip compile runtime.in --universal --python-version 3.11 --no-header -o runtime.txt
+	cd requirements && ../$(BIN)/uv pip compile dev.in --universal --python-version 3.11 --no-header -o dev.txt
+	cd requirements && ../$(BIN)/uv pip compile sam.in --python-version 3.11 --no-header -o sam.txt
 
 clean:  ## remove the virtualenvs and build output
 	rm -rf $(VENV) .build .aws-sam
