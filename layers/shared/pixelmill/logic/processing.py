@@ -27,8 +27,6 @@ from pixelmill.observability import logger
 from pixelmill.settings import Settings
 from pixelmill.transforms import Limits, Rendered, registry
 
-_STARTABLE = (TaskStatus.NEW, TaskStatus.QUEUED, TaskStatus.PROCESSING)
-
 # Share of the progress bar each stage ends at; the transform reports in between.
 PROGRESS_STARTED = 5
 PROGRESS_DOWNLOADED = 20
@@ -53,7 +51,7 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
     if task is None or task.status.is_terminal:
         logger.info("nothing to do", extra={"task_id": task_id, "status": task.status.value if task else None})
         return None
-    started = stores.tasks.transition(task_id, TaskStatus.PROCESSING, _STARTABLE, progress=PROGRESS_STARTED)
+    started = stores.tasks.transition(task_id, TaskStatus.PROCESSING, UNFINISHED_STATUSES, progress=PROGRESS_STARTED)
     if started is None:
         return None
     clock = time.monotonic()
@@ -79,8 +77,6 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
         progress=100,
         duration=round(time.monotonic() - clock, 3),
         new_image_id=result_image_id(task_id),
-        result_key=key,
-        result_content_type=rendered.content_type,
         result_extension=rendered.extension,
         expires_at=int(time.time()) + keep_days * 86400,
     )
@@ -132,15 +128,15 @@ def _render(task: Task, stores: Stores, settings: Settings) -> Rendered:
     except Exception as error:  # validated at POST; only a changed catalog gets here
         raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
     key = image_key(task.image_id)
-    stored = stores.images.head(key)
-    if stored is None:
-        raise ProcessingError(f"image {task.image_id} no longer exists", "image_not_found")
-    # Presigned POST limits are enforced by S3, not by every emulator: check again.
-    if stored.size > settings.max_upload_bytes:
-        raise ImageTooLarge(f"source is {stored.size} bytes; the limit is {settings.max_upload_bytes}")
     try:
+        stored = stores.images.head(key)
+        if stored is None:
+            raise NotFound(key)
+        # Presigned POST limits are enforced by S3, not by every emulator: check again.
+        if stored.size > settings.max_upload_bytes:
+            raise ImageTooLarge(f"source is {stored.size} bytes; the limit is {settings.max_upload_bytes}")
         source = stores.images.get(key)
-    except NotFound:
+    except NotFound:  # gone between the POST and now (or between HEAD and GET)
         raise ProcessingError(f"image {task.image_id} no longer exists", "image_not_found") from None
     stores.tasks.set_progress(task.task_id, PROGRESS_DOWNLOADED)
 

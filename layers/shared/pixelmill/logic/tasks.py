@@ -95,9 +95,11 @@ def delete_task(task_id: str, stores: Stores) -> None:
 def to_public(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
     """The API's view of a task, with a fresh download URL once it is done."""
     result_url = None
-    if task.status is TaskStatus.DONE and task.result_key:
+    if task.status is TaskStatus.DONE and task.new_image_id:
         filename = f"{task.new_image_id}.{task.result_extension}" if task.result_extension else None
-        result_url = stores.images.presign_download(task.result_key, settings.download_url_expires_seconds, filename)
+        result_url = stores.images.presign_download(
+            image_key(task.new_image_id), settings.download_url_expires_seconds, filename
+        )
     return TaskPublic(
         task_id=task.task_id,
         image_id=task.image_id,

@@ -54,7 +54,9 @@ class TaskCreate(BaseModel):
 
 
 class Task(BaseModel):
-    """The task record as stored; ``result_key`` and friends never leave the service."""
+    """The task record as stored; ``result_extension`` never leaves the service.
+
+    The result's key is derived from ``new_image_id`` (``image_key``), never stored."""
 
     task_id: TaskId
     image_id: str
@@ -67,8 +69,6 @@ class Task(BaseModel):
     duration: float | None = None
     new_image_id: str | None = None
     error: TaskError | None = None
-    result_key: str | None = None
-    result_content_type: str | None = None
     result_extension: str | None = None
 
 
