@@ -7,22 +7,35 @@ BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint format unit integration infra-tests test lock clean bench openapi
+.PHONY: help install dev lint format unit integration e2e infra-tests test lock clean bench openapi
+
+# `make dev` options: ports, where to listen, keeping the data across restarts.
+API_PORT ?= 3000
+AWS_PORT ?= 5005
+HOST ?= 127.0.0.1
+KEEP_DATA ?=
+DATA_DIR ?= .local-data
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/dev.txt
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	# The `pixelmill` command (cli/), editable; its one dependency (requests) is in the lock.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv with the locked dev and runtime libraries
 
+dev: install  ## run the whole service locally (moto + local API Gateway + event sources) until Ctrl-C
+	PYTHONPATH=layers/shared:. $(BIN)/python -m infra.local --host $(HOST) --api-port $(API_PORT) --aws-port $(AWS_PORT) \
+		$(if $(KEEP_DATA),--data-dir $(DATA_DIR))
+
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers functions tests infra bench
+	$(BIN)/mypy layers functions tests infra bench cli
 
 format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -34,7 +47,10 @@ unit: install  ## unit tests: models, transforms, pure logic
 integration: install  ## handlers called in-process with real-shaped events on moto
 	$(BIN)/pytest tests/integration
 
-test: lint unit integration infra-tests  ## everything CI runs
+e2e: install  ## end-to-end: starts the local stack on free ports, real HTTP, the CLI
+	$(BIN)/pytest tests/e2e
+
+test: lint unit integration e2e infra-tests  ## everything CI runs
 
 lock: install  ## re-resolve requirements/*.txt from requirements/*.in, then `make install`
 	cd requirements && ../$(BIN)/uv pip compile runtime.in --universal --python-version 3.11 --no-header -o runtime.txt

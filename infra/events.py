@@ -37,11 +37,15 @@ def api_gateway_event(
     body: bytes | str | None = None,
     stage: str = "v1",
     source_ip: str = "127.0.0.1",
+    context_path: str | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) proxy event for one request, as API Gateway sends it to Lambda.
 
     Binary bodies (anything that is not UTF-8 text) are base64-encoded with
     ``isBase64Encoded`` set, as API Gateway does for binary media types.
+    ``requestContext.path`` is the path the client called: ``/<stage><path>``
+    on the execute-api host (the default), the bare path where no stage shows
+    in the URL (a custom domain, or the local gateway).
     """
     event = copy.deepcopy(load_event("api-create-task.json"))
     multi_headers = {name: list(values) for name, values in (headers or {}).items()}
@@ -73,7 +77,7 @@ def api_gateway_event(
     context.update(
         resourcePath=resource,
         httpMethod=method.upper(),
-        path=f"/{stage}{path}",
+        path=context_path if context_path is not None else f"/{stage}{path}",
         stage=stage,
         requestId=str(uuid.uuid4()),
         requestTimeEpoch=int(now * 1000),

@@ -1,0 +1,245 @@
+"""The ``pixelmill`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import unquote, urlsplit
+
+from pixelmill_cli.client import DEFAULT_API, ApiError, Client, Unreachable
+
+FINISHED = ("done", "failed", "cancelled")
+BAR_WIDTH = 30
+
+
+def parse_arg(text: str) -> tuple[str, Any]:
+    """``k=v`` → ``(k, v)``, the value read as JSON when it is JSON (``800``, ``true``, ``[1,2]``), else a string."""
+    name, separator, raw = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return name, value
+
+
+class Progress:
+    """A live progress bar on a terminal; one line per change of status otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self._last: tuple[str, int] | None = None
+        self._started = time.monotonic()
+
+    def show(self, task: dict[str, Any]) -> None:
+        """Draw ``task``'s status and progress."""
+        status, percent = str(task["status"]), int(task.get("progress") or 0)
+        if self.live:
+            filled = BAR_WIDTH * percent // 100
+            bar = "█" * filled + "░" * (BAR_WIDTH - filled)
+            elapsed = time.monotonic() - self._started
+            self.stream.write(f"\r{task['function_type']} [{bar}] {percent:3d}% {status:<10} {elapsed:5.1f} s")
+            self.stream.flush()
+        elif (status, percent) != self._last:
+            self.stream.write(f"{task['function_type']}: {status} {percent}%\n")
+        self._last = (status, percent)
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def wait(client: Client, task: dict[str, Any], *, timeout: float, interval: float, out: TextIO) -> dict[str, Any]:
+    """Poll ``task`` until it finishes (or ``timeout`` seconds pass), drawing its progress."""
+    progress = Progress(out)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            progress.show(task)
+            if task["status"] in FINISHED:
+                return task
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"task {task['task_id']} did not finish in {timeout:.0f} s (it goes on; see `pixelmill task {task['task_id']}`)"
+                )
+            time.sleep(interval)
+            task = client.task(task["task_id"])
+    finally:
+        progress.finish()
+
+
+def result_name(task: dict[str, Any], source: Path) -> str:
+    """Where ``run`` saves a result by default: the source's name, the function, the result's extension."""
+    disposition = unquote(urlsplit(task["result_url"]).query)
+    found = re.search(r'filename="?[^";]*?(\.[A-Za-z0-9]+)"?', disposition)
+    extension = found.group(1) if found else ""
+    return f"{source.stem}.{task['function_type']}{extension}"
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, indent=2) + "\n")
+
+
+def cmd_upload(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    out.write(client.upload(args.file, args.content_type) + "\n")
+    return 0
+
+
+def cmd_run(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    function_args = dict(args.args_json or {})
+    function_args.update(dict(args.arg or []))
+    image_id = client.upload(args.file, args.content_type)
+    task = client.create_task(image_id, args.function, function_args)
+    task = wait(client, task, timeout=args.timeout, interval=args.interval, out=sys.stderr)
+    if task["status"] != "done":
+        error = task.get("error") or {}
+        sys.stderr.write(
+            f"task {task['task_id']} {task['status']}: {error.get('code', '')}: {error.get('message', '')}\n"
+        )
+        return 1
+    target: Path = args.out or Path(result_name(task, args.file))
+    if target.is_dir():
+        target = target / result_name(task, args.file)
+    size = client.download(task["result_url"], target)
+    out.write(f"{target}  ({size} bytes, task {task['task_id']}, {task.get('duration')} s)\n")
+    return 0
+
+
+def cmd_tasks(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    tasks = client.tasks(status=args.status, image_id=args.image_id, limit=min(args.limit, 100))
+    shown = []
+    for task in tasks:
+        shown.append(task)
+        if len(shown) >= args.limit:
+            break
+    if args.json:
+        _print_json(shown, out)
+        return 0
+    for task in shown:
+        out.write(
+            f"{task['task_id']}  {task['status']:<10} {task.get('progress') or 0:3d}%  "
+            f"{task['function_type']:<22} {task['created_at']}\n"
+        )
+    return 0
+
+
+def cmd_task(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    task = client.task(args.task_id)
+    if args.wait:
+        task = wait(client, task, timeout=args.timeout, interval=args.interval, out=sys.stderr)
+    _print_json(task, out)
+    return 0
+
+
+def cmd_functions(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    catalog = client.functions()
+    if args.json:
+        _print_json(catalog, out)
+        return 0
+    width = max((len(entry["name"]) for entry in catalog), default=0)
+    for entry in catalog:
+        arguments = ", ".join(entry.get("arguments", {}).get("properties", {}))
+        out.write(f"{entry['name']:<{width}}  {entry.get('description', '')}\n")
+        if arguments:
+            out.write(f"{'':<{width}}  arguments: {arguments}\n")
+    return 0
+
+
+def cmd_cancel(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    client.cancel(args.task_id)
+    out.write(f"task {args.task_id} cancelled and deleted\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: global options and one subcommand per action."""
+    parser = argparse.ArgumentParser(prog="pixelmill", description="Upload images and run pixelmill functions on them.")
+    parser.add_argument(
+        "--api",
+        default=os.environ.get("PIXELMILL_API", DEFAULT_API),
+        help=f"the API's base URL (default: $PIXELMILL_API or {DEFAULT_API}, the local stack)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    upload = commands.add_parser("upload", help="upload an image; prints its image id")
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--content-type", help="the file's type (default: from its name)")
+    upload.set_defaults(handler=cmd_upload)
+
+    run = commands.add_parser("run", help="upload FILE, run FUNCTION on it with a progress bar, download the result")
+    run.add_argument("file", type=Path)
+    run.add_argument("function", help="a function of the catalog (see `pixelmill functions`)")
+    run.add_argument(
+        "--arg",
+        "-a",
+        type=parse_arg,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a function argument (repeatable); values are JSON when they parse as JSON",
+    )
+    run.add_argument("--args-json", type=json.loads, metavar="JSON", help="all function arguments as one JSON object")
+    run.add_argument(
+        "--out",
+        "-o",
+        type=Path,
+        help="where to save the result (default: next to the current folder, named after the source)",
+    )
+    run.add_argument("--content-type", help="the file's type (default: from its name)")
+    run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the task (default 600)")
+    run.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
+    run.set_defaults(handler=cmd_run)
+
+    tasks = commands.add_parser("tasks", help="list tasks, newest first")
+    tasks.add_argument("--status", choices=["new", "queued", "processing", "done", "failed", "cancelled"])
+    tasks.add_argument("--image-id")
+    tasks.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    tasks.add_argument("--json", action="store_true", help="print JSON")
+    tasks.set_defaults(handler=cmd_tasks)
+
+    task = commands.add_parser("task", help="show one task as JSON")
+    task.add_argument("task_id")
+    task.add_argument("--wait", action="store_true", help="wait until it finishes, with a progress bar")
+    task.add_argument("--timeout", type=float, default=600)
+    task.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
+    task.set_defaults(handler=cmd_task)
+
+    functions = commands.add_parser("functions", help="list the function catalog")
+    functions.add_argument("--json", action="store_true", help="print the catalog with each JSON Schema")
+    functions.set_defaults(handler=cmd_functions)
+
+    cancel = commands.add_parser("cancel", help="cancel a task that has not finished, and delete it with its result")
+    cancel.add_argument("task_id")
+    cancel.set_defaults(handler=cmd_cancel)
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one command; API problems, unreachable servers and bad files end with a message and status 1."""
+    args = build_parser().parse_args(argv)
+    client = Client(args.api)
+    try:
+        status: int = args.handler(client, args, out or sys.stdout)
+    except ApiError as error:
+        sys.stderr.write(f"error: {error.describe()}\n")
+        return 1
+    except Unreachable as error:
+        hint = " Is the local stack running (`make dev`)?" if args.api == DEFAULT_API else ""
+        sys.stderr.write(f"error: {error}.{hint}\n")
+        return 1
+    except (OSError, ValueError, TimeoutError) as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    return status

@@ -1,0 +1,381 @@
+"""The whole service on one machine, built from template.yaml.
+
+moto in server mode plays AWS (S3, DynamoDB, SQS); the template's buckets,
+tables and queues are created on it; every ``AWS::Serverless::Function`` runs
+in local execution environments with the environment the template gives it;
+its ``Api``, ``SQS``, ``S3`` and ``Schedule`` events are served by a local API
+Gateway and local event sources. Nothing here lists pixelmill's resources or
+functions by name: a resource or an event added to the template appears here
+with no second edit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from infra.local import snapshot
+from infra.local.gateway import ApiGateway, RestApi
+from infra.local.runtime import ROOT, FunctionPool, FunctionSpec
+from infra.local.sources import EventSource, S3EventSource, ScheduleEventSource, SqsEventSource, rate_seconds
+from infra.provision import LocalResources, provision
+from infra.template import Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+# SAM's defaults for a function that sets neither (nor Globals).
+DEFAULT_TIMEOUT_SECONDS = 3
+DEFAULT_MEMORY_MB = 128
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+# What a function's process inherits from ours (Lambda starts from a clean environment).
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
+
+Log = Callable[..., None]
+
+
+@dataclass
+class StackOptions:
+    """How to run the local stack (the command line of ``python -m infra.local``)."""
+
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    aws_port: int = 5005
+    region: str = "us-east-1"
+    data_dir: Path | None = None
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    api_concurrency: int = 2
+
+
+@dataclass(frozen=True)
+class S3Subscription:
+    """One ``Type: S3`` event: the bucket notifies a local queue, which feeds the function."""
+
+    function: str
+    event: str
+    bucket: str
+    events: list[str]
+    rules: list[dict[str, str]]
+    queue_name: str
+
+
+class PortInUse(OSError):
+    """A port the stack needs is taken (by an earlier stack, or another program)."""
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raise ``PortInUse`` unless ``host:port`` can be listened on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUse(
+                f"port {port} on {host} is in use ({error.strerror}): stop what holds it or pick another port"
+            ) from error
+
+
+class LocalStack:
+    """Start, run and stop the local stack."""
+
+    def __init__(self, options: StackOptions, log: Log, template: Template | None = None) -> None:
+        self.options = options
+        self.log = log
+        self.template = template or Template.load()
+        self.template.parameter_overrides.update(options.parameter_overrides)
+        self.functions: dict[str, FunctionPool] = {}
+        self.gateway: ApiGateway | None = None
+        self.sources: list[EventSource] = []
+        self.resources: LocalResources | None = None
+        self._emulator: Any = None
+        self._provision_lock = threading.Lock()
+        self._subscriptions: list[S3Subscription] = []
+
+    @property
+    def aws_endpoint(self) -> str:
+        """Where the emulator listens, as clients on this machine reach it."""
+        host = "127.0.0.1" if self.options.host in ("0.0.0.0", "") else self.options.host
+        return f"http://{host}:{self.options.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        """The local API Gateway's base URL."""
+        host = "127.0.0.1" if self.options.host in ("0.0.0.0", "") else self.options.host
+        return f"http://{host}:{self.options.api_port}"
+
+    def start(self) -> None:
+        """Start the emulator, create the resources, restore kept data, start functions and sources."""
+        from moto.server import ThreadedMotoServer  # only the local stack needs moto's server
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's access log is noise here
+        for port in (self.options.aws_port, self.options.api_port):
+            _check_free(self.options.host, port)
+
+        os.environ.update(
+            {
+                **LOCAL_CREDENTIALS,
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "AWS_REGION": self.options.region,
+                "AWS_DEFAULT_REGION": self.options.region,
+            }
+        )
+        self._emulator = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port, verbose=False)
+        self._emulator.start()
+        self.resources = provision(self.template)
+        self._subscriptions = self._s3_subscriptions()
+        if self.options.data_dir is not None:
+            counts = snapshot.restore(self.options.data_dir, queues=self._queue_urls())
+            self.log("data restored", source="local-stack", directory=str(self.options.data_dir), **counts)
+        # Notifications after the restore: restored objects were already handled once.
+        self._configure_notifications()
+
+        for logical_id, resource in self.template.resources_of_type("AWS::Serverless::Function").items():
+            spec = self._function_spec(logical_id, resource)
+            has_api = any(e.get("Type") == "Api" for e in resource.get("Properties", {}).get("Events", {}).values())
+            self.functions[logical_id] = FunctionPool(
+                spec,
+                size=self.options.api_concurrency if has_api else 1,
+                log=self._function_log,
+                base_environment=self._base_environment(),
+            )
+        warming = [threading.Thread(target=pool.warm) for pool in self.functions.values()]
+        for thread in warming:
+            thread.start()
+        for thread in warming:
+            thread.join()
+
+        for api_id in self.template.resources_of_type("AWS::Serverless::Api"):
+            stage = str(self.template.resolve(self.template.resources[api_id]["Properties"].get("StageName", "Prod")))
+            self.gateway = ApiGateway(
+                RestApi(self.template, api_id, stage),
+                self.functions,
+                self.options.host,
+                self.options.api_port,
+                access_log=lambda entry: self.log("request", source="api-gateway", **entry),
+            )
+            break  # one API per stack is what pixelmill declares; a second would need a second port
+        if self.gateway is not None:
+            self.gateway.start()
+        self.sources = self._event_sources()
+        for source in self.sources:
+            source.start()
+
+    def stop(self) -> None:
+        """Stop the sources (after their current invocation), the gateway, keep the data, stop the rest."""
+        for source in self.sources:
+            source.stop()
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.options.data_dir is not None and self.resources is not None:
+            counts = snapshot.save(
+                self.options.data_dir,
+                buckets=self._physical("AWS::S3::Bucket"),
+                tables=self._physical("AWS::DynamoDB::Table"),
+                queues=self._queue_urls(),
+                account=self.template.pseudo["AWS::AccountId"],
+            )
+            self.log("data kept", source="local-stack", directory=str(self.options.data_dir), **counts)
+        for pool in self.functions.values():
+            pool.close()
+        if self._emulator is not None:
+            self._emulator.stop()
+
+    def reprovision(self) -> None:
+        """Create again whatever the emulator lost (it was reset or restarted)."""
+        with self._provision_lock:
+            self.resources = provision(self.template)
+            self._configure_notifications()
+
+    # --- what the template declares ---------------------------------------------------
+
+    def _function_spec(self, logical_id: str, resource: dict[str, Any]) -> FunctionSpec:
+        properties = resource.get("Properties", {})
+        globals_ = self.template.data.get("Globals", {}).get("Function", {})
+
+        def setting(name: str, default: Any) -> Any:
+            return self.template.resolve(properties.get(name, globals_.get(name, default)))
+
+        layers = [*globals_.get("Layers", []), *properties.get("Layers", [])]
+        layer_dirs = []
+        for layer in layers:
+            if isinstance(layer, dict) and "Ref" in layer:
+                content = self.template.resources[layer["Ref"]]["Properties"]["ContentUri"]
+                layer_dirs.append(ROOT / str(content))
+        assert self.resources is not None
+        return FunctionSpec(
+            logical_id=logical_id,
+            code_dir=ROOT / str(properties["CodeUri"]),
+            handler=str(properties["Handler"]),
+            timeout_seconds=float(setting("Timeout", DEFAULT_TIMEOUT_SECONDS)),
+            memory_mb=int(setting("MemorySize", DEFAULT_MEMORY_MB)),
+            environment=self.resources.environment(logical_id),
+            layer_dirs=tuple(layer_dirs),
+        )
+
+    def _base_environment(self) -> dict[str, str]:
+        inherited = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+        return {
+            **inherited,
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_REGION": self.options.region,
+            "AWS_DEFAULT_REGION": self.options.region,
+        }
+
+    def _events(self, event_type: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, event name, resolved properties) of every event of ``event_type``."""
+        found = []
+        for function, resource in self.template.resources_of_type("AWS::Serverless::Function").items():
+            for name, event in resource.get("Properties", {}).get("Events", {}).items():
+                if event.get("Type") == event_type:
+                    found.append((function, name, event.get("Properties", {})))
+        return found
+
+    def _s3_subscriptions(self) -> list[S3Subscription]:
+        subscriptions = []
+        for function, name, properties in self._events("S3"):
+            bucket_ref = properties["Bucket"]
+            if not (isinstance(bucket_ref, dict) and "Ref" in bucket_ref):
+                raise ValueError(f"{function}.{name}: an S3 event's Bucket must be a Ref to a bucket of the template")
+            events = properties["Events"]
+            rules = properties.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+            subscriptions.append(
+                S3Subscription(
+                    function=function,
+                    event=name,
+                    bucket=str(self.template.resolve(bucket_ref)),
+                    events=[events] if isinstance(events, str) else list(events),
+                    rules=[{"Name": str(r["Name"]), "Value": str(self.template.resolve(r["Value"]))} for r in rules],
+                    queue_name=f"pixelmill-local-{function.lower()}-{name.lower()}",
+                )
+            )
+        return subscriptions
+
+    def _configure_notifications(self) -> None:
+        """Each bucket notifies the local queues of its S3 subscriptions (all of them in one configuration)."""
+        s3: S3Client = boto3.client("s3")
+        sqs: SQSClient = boto3.client("sqs")
+        by_bucket: dict[str, list[dict[str, Any]]] = {}
+        for subscription in self._subscriptions:
+            url = sqs.create_queue(QueueName=subscription.queue_name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            configuration: dict[str, Any] = {"Id": subscription.event, "QueueArn": arn, "Events": subscription.events}
+            if subscription.rules:
+                configuration["Filter"] = {"Key": {"FilterRules": subscription.rules}}
+            by_bucket.setdefault(subscription.bucket, []).append(configuration)
+        for bucket, configurations in by_bucket.items():
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket,
+                NotificationConfiguration={"QueueConfigurations": configurations},  # type: ignore[typeddict-item]
+            )
+
+    def _event_sources(self) -> list[EventSource]:
+        sources: list[EventSource] = []
+        for function, _name, properties in self._events("SQS"):
+            queue = properties["Queue"]
+            if not (isinstance(queue, dict) and "Fn::GetAtt" in queue):
+                raise ValueError(f"{function}: an SQS event's Queue must be !GetAtt <queue>.Arn of the template")
+            queue_url = self.template.physical_ids[queue["Fn::GetAtt"][0]]
+            batch_size = int(self.template.resolve(properties.get("BatchSize", 10)))
+            sources.append(
+                SqsEventSource(
+                    self.functions[function],
+                    self.log,
+                    queue_url=queue_url,
+                    batch_size=batch_size,
+                    reconnect=self.reprovision,
+                )
+            )
+        sqs: SQSClient = boto3.client("sqs")
+        for subscription in self._subscriptions:
+            url = sqs.get_queue_url(QueueName=subscription.queue_name)["QueueUrl"]
+            sources.append(
+                S3EventSource(
+                    self.functions[subscription.function], self.log, queue_url=url, reconnect=self.reprovision
+                )
+            )
+        for function, name, properties in self._events("Schedule"):
+            expression = str(self.template.resolve(properties["Schedule"]))
+            try:
+                interval = rate_seconds(expression)
+            except ValueError as error:
+                self.log(
+                    "schedule not run locally",
+                    source="local-stack",
+                    function=function,
+                    error=str(error),
+                    level="WARNING",
+                )
+                continue
+            sources.append(
+                ScheduleEventSource(
+                    self.functions[function],
+                    self.log,
+                    rule=f"{function}{name}",
+                    interval=interval,
+                    region=self.options.region,
+                )
+            )
+        return sources
+
+    def _physical(self, resource_type: str) -> list[str]:
+        return [self.template.physical_ids[name] for name in self.template.resources_of_type(resource_type)]
+
+    def _queue_urls(self) -> dict[str, str]:
+        """Every queue the stack uses, by name: the template's and the local notification queues."""
+        urls = {self.template.attributes[(name, "QueueName")]: url for name, url in self._template_queues().items()}
+        sqs: SQSClient = boto3.client("sqs")
+        for subscription in self._subscriptions:
+            urls[subscription.queue_name] = sqs.create_queue(QueueName=subscription.queue_name)["QueueUrl"]
+        return urls
+
+    def _template_queues(self) -> dict[str, str]:
+        return {name: self.template.physical_ids[name] for name in self.template.resources_of_type("AWS::SQS::Queue")}
+
+    def _function_log(self, function: str, line: str) -> None:
+        self.log(line, source=function, raw=True)
+
+    def describe(self) -> list[tuple[str, str]]:
+        """What the banner shows: (label, value) rows."""
+        rows = [
+            ("API", f"{self.api_url}/api/"),
+            ("API docs", f"{self.api_url}/api/docs"),
+            ("AWS emulator", f"{self.aws_endpoint}  (moto: S3, DynamoDB, SQS; any credentials)"),
+        ]
+        for kind, label in (("AWS::S3::Bucket", "bucket"), ("AWS::DynamoDB::Table", "table")):
+            for name in self._physical(kind):
+                rows.append((label, name))
+        for name, url in self._template_queues().items():
+            rows.append(("queue", f"{url}  ({name})"))
+        for function, resource in self.template.resources_of_type("AWS::Serverless::Function").items():
+            triggers = []
+            for event in resource.get("Properties", {}).get("Events", {}).values():
+                props = event.get("Properties", {})
+                if event["Type"] == "Api":
+                    triggers.append(f"{props['Method'].upper()} {props['Path']}")
+                elif event["Type"] == "SQS":
+                    triggers.append(f"SQS {props['Queue']['Fn::GetAtt'][0]} (batch {props.get('BatchSize', 10)})")
+                elif event["Type"] == "S3":
+                    triggers.append(f"S3 {props['Events']} {props.get('Filter', {}).get('S3Key', {}).get('Rules', '')}")
+                elif event["Type"] == "Schedule":
+                    triggers.append(str(props["Schedule"]))
+            summary = (
+                f"{len(triggers)} API routes" if all(" /" in t for t in triggers) and triggers else ", ".join(triggers)
+            )
+            rows.append(("function", f"{function}: {summary}"))
+        data = str(self.options.data_dir) if self.options.data_dir else "not kept (make dev KEEP_DATA=1 keeps it)"
+        rows.append(("data", data))
+        return rows

@@ -1,0 +1,122 @@
+"""End-to-end fixtures: the local stack started as a subprocess on free ports, reached over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningStack:
+    """A local stack in a subprocess: its URLs, its log, clients of its emulator."""
+
+    process: subprocess.Popen[str]
+    api_port: int
+    aws_port: int
+    log_path: Path
+    data_dir: Path | None = None
+    session: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/api"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the stack's emulator (what an operator with AWS access would use)."""
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user stops it; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_stack(log_path: Path, *extra: str, api_port: int | None = None, aws_port: int | None = None) -> RunningStack:
+    """``python -m infra.local`` (what `make dev` runs) on free ports; returns once the API answers."""
+    api_port = api_port or free_port()
+    aws_port = aws_port or free_port()
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared"), str(ROOT)])}
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        environment.pop(name, None)
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "--api-port", str(api_port), "--aws-port", str(aws_port), *extra],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = RunningStack(process, api_port, aws_port, log_path)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local stack exited with {process.returncode}:\n{stack.log()}")
+        try:
+            if requests.get(f"{stack.api}/functions/", timeout=5).status_code == 200:
+                return stack
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    stack.stop()
+    raise RuntimeError(f"the local stack did not answer in {START_TIMEOUT_SECONDS} s:\n{stack.log()}")
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    stack = start_stack(tmp_path_factory.mktemp("stack") / "stack.log")
+    yield stack
+    status = stack.stop()
+    assert status == 0, stack.log()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On failure, attach the stack's log to the report (what the functions said)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed and "local_stack" in getattr(item, "funcargs", {}):
+        stack: RunningStack = item.funcargs["local_stack"]  # type: ignore[attr-defined]
+        report.sections.append(("local stack log (last 150 lines)", "\n".join(stack.log().splitlines()[-150:])))

@@ -1,0 +1,321 @@
+"""The service end to end on the local stack: real HTTP to the local API Gateway, real presigned
+POSTs and downloads to the emulator, the real functions in their own processes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.e2e.conftest import RunningStack, start_stack
+from tests.imagegen import jpeg_bytes
+
+FINISHED = {"done", "failed", "cancelled"}
+
+# One task per photo function, with what its result must be for a 64×48 source.
+PHOTO_CASES: dict[str, tuple[dict[str, Any], tuple[int, int], str]] = {
+    "resize": ({"width": 32}, (32, 24), "JPEG"),
+    "thumbnail": ({"size": 16}, (16, 12), "JPEG"),
+    "crop": ({"left": 8, "top": 4, "width": 20, "height": 10}, (20, 10), "JPEG"),
+    "rotate": ({"angle": 90, "expand": True}, (48, 64), "JPEG"),
+    "flip": ({"direction": "horizontal"}, (64, 48), "JPEG"),
+    "grayscale": ({}, (64, 48), "JPEG"),
+    "blur": ({"radius": 2}, (64, 48), "JPEG"),
+    "sharpen": ({}, (64, 48), "JPEG"),
+    "convert": ({"format": "png"}, (64, 48), "PNG"),
+    "pipeline": (
+        {"steps": [{"function_type": "resize", "function_args": {"width": 32}}, {"function_type": "grayscale"}]},
+        (32, 24),
+        "JPEG",
+    ),
+}
+
+
+def upload(stack: RunningStack, data: bytes, content_type: str = "image/jpeg") -> str:
+    """POST /api/images/, then the presigned POST to the emulator, as a browser would."""
+    started = stack.session.post(f"{stack.api}/images/", json={"content_type": content_type}, timeout=30)
+    assert started.status_code == 200, started.text
+    form = started.json()["upload"]
+    posted = requests.post(form["url"], data=form["fields"], files={"file": ("image", data, content_type)}, timeout=30)
+    assert posted.status_code in (200, 201, 204), posted.text
+    image_id: str = started.json()["image_id"]
+    return image_id
+
+
+def create(stack: RunningStack, image_id: str, function_type: str, args: dict[str, Any]) -> dict[str, Any]:
+    body = {"image_id": image_id, "function_type": function_type, "function_args": args}
+    response = stack.session.post(f"{stack.api}/tasks/", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+def wait_all(stack: RunningStack, task_ids: list[str], timeout: float = 90) -> dict[str, dict[str, Any]]:
+    """Poll until every task has finished."""
+    deadline = time.monotonic() + timeout
+    finished: dict[str, dict[str, Any]] = {}
+    while len(finished) < len(task_ids):
+        assert time.monotonic() < deadline, f"unfinished: {set(task_ids) - set(finished)}"
+        for task_id in task_ids:
+            if task_id not in finished:
+                task = stack.session.get(f"{stack.api}/tasks/{task_id}/", timeout=30).json()
+                if task["status"] in FINISHED:
+                    finished[task_id] = task
+        time.sleep(0.3)
+    return finished
+
+
+def test_every_photo_function_runs_end_to_end(local_stack: RunningStack) -> None:
+    # Given the catalog the running API publishes
+    catalog = local_stack.session.get(f"{local_stack.api}/functions/", timeout=30).json()
+    photo_functions = {entry["name"] for entry in catalog if entry["kind"] == "photo"}
+    assert photo_functions == set(PHOTO_CASES), "every photo function needs an end-to-end case"
+    image_id = upload(local_stack, jpeg_bytes(64, 48))
+
+    # When one task per function is created
+    tasks = {create(local_stack, image_id, name, args)["task_id"]: name for name, (args, _, _) in PHOTO_CASES.items()}
+    finished = wait_all(local_stack, list(tasks))
+
+    # Then each is done, and its result downloads and decodes to the expected image
+    for task_id, task in finished.items():
+        name = tasks[task_id]
+        assert task["status"] == "done", (name, task["error"])
+        assert task["progress"] == 100
+        _, size, image_format = PHOTO_CASES[name]
+        result = requests.get(task["result_url"], timeout=30)
+        assert result.status_code == 200, name
+        with Image.open(io.BytesIO(result.content)) as decoded:
+            assert (decoded.size, decoded.format) == (size, image_format), name
+
+
+def test_corrupt_upload_ends_failed_with_a_reason(local_stack: RunningStack) -> None:
+    image_id = upload(local_stack, b"\xff\xd8\xff\xe0 this is not really a JPEG" * 10)
+
+    task = create(local_stack, image_id, "resize", {"width": 10})
+    (finished,) = wait_all(local_stack, [task["task_id"]]).values()
+
+    assert finished["status"] == "failed"
+    assert finished["error"]["code"]
+    assert finished["error"]["message"]
+    assert finished["result_url"] is None
+
+
+def test_bad_arguments_are_a_400_naming_the_field_and_create_nothing(local_stack: RunningStack) -> None:
+    image_id = upload(local_stack, jpeg_bytes(16, 16))
+
+    response = local_stack.session.post(
+        f"{local_stack.api}/tasks/",
+        json={"image_id": image_id, "function_type": "resize", "function_args": {"width": "wide"}},
+        timeout=30,
+    )
+
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert [error["field"] for error in response.json()["errors"]] == ["function_args.width"]
+    listed = local_stack.session.get(f"{local_stack.api}/tasks/", params={"image_id": image_id}, timeout=30)
+    assert listed.json() == []
+
+
+def test_a_poison_message_ends_in_the_dlq_with_its_task_failed(local_stack: RunningStack) -> None:
+    # Given an image whose bytes cannot be read back (archived to Glacier: every GET is refused)
+    started = local_stack.session.post(f"{local_stack.api}/images/", json={"content_type": "image/jpeg"}, timeout=30)
+    image_id = started.json()["image_id"]
+    bucket = started.json()["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]
+    s3 = local_stack.client("s3")
+    s3.put_object(Bucket=bucket, Key=f"uploads/{image_id}", Body=jpeg_bytes(16, 16), StorageClass="GLACIER")
+    sqs = local_stack.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName="pixelmill-taskdeadletterqueue")["QueueUrl"]
+    # The template's visibility timeout is 30 min: redeliver at once, as an operator could.
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
+    time.sleep(3)  # a long poll already waiting took the old timeout with it (2 s polls)
+    try:
+        # When a task is created for it
+        task = create(local_stack, image_id, "resize", {"width": 8})
+        (finished,) = wait_all(local_stack, [task["task_id"]]).values()
+
+        # Then after the last allowed delivery the task is failed with the reason ...
+        assert finished["status"] == "failed"
+        assert finished["error"]["code"] == "retries_exhausted"
+        assert "InvalidObjectState" in finished["error"]["message"]
+        # ... and its message reaches the dead-letter queue, where it stays for inspection
+        deadline = time.monotonic() + 30
+        bodies: list[str] = []
+        while time.monotonic() < deadline and not any(task["task_id"] in body for body in bodies):
+            received = sqs.receive_message(
+                QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=1, WaitTimeSeconds=1
+            )
+            bodies += [message["Body"] for message in received.get("Messages", [])]
+        assert any(task["task_id"] in body for body in bodies)
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "1800"})
+
+
+def test_delete_removes_the_task_and_its_result(local_stack: RunningStack) -> None:
+    image_id = upload(local_stack, jpeg_bytes(64, 48))
+    task = create(local_stack, image_id, "grayscale", {})
+    (done,) = wait_all(local_stack, [task["task_id"]]).values()
+    assert requests.get(done["result_url"], timeout=30).status_code == 200
+
+    deleted = local_stack.session.delete(f"{local_stack.api}/tasks/{task['task_id']}/", timeout=30)
+
+    assert deleted.status_code == 204
+    assert local_stack.session.get(f"{local_stack.api}/tasks/{task['task_id']}/", timeout=30).status_code == 404
+    assert requests.get(done["result_url"], timeout=30).status_code in (
+        403,
+        404,
+    )  # S3 says 403 to a URL without ListBucket
+    s3 = local_stack.client("s3")
+    bucket = s3.list_buckets()["Buckets"][0]["Name"]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"results/res-{task['task_id']}").get("KeyCount", 0) == 0
+
+
+def test_cancel_while_queued_or_running_leaves_nothing_behind(local_stack: RunningStack) -> None:
+    # Given a slow task (a lossless AVIF of a large image) that may be queued or running
+    image_id = upload(local_stack, jpeg_bytes(1600, 1200))
+    task = create(local_stack, image_id, "convert", {"format": "avif", "quality": 100})
+
+    # When it is cancelled at once
+    deleted = local_stack.session.delete(f"{local_stack.api}/tasks/{task['task_id']}/", timeout=30)
+
+    # Then it is gone, and once the worker is done with it no result exists
+    assert deleted.status_code == 204
+    assert local_stack.session.get(f"{local_stack.api}/tasks/{task['task_id']}/", timeout=30).status_code == 404
+    s3 = local_stack.client("s3")
+    bucket = s3.list_buckets()["Buckets"][0]["Name"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sqs = local_stack.client("sqs")
+        queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+        if attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0":
+            break
+        time.sleep(0.5)
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"results/res-{task['task_id']}")
+    assert listing.get("KeyCount", 0) == 0
+
+
+def test_listing_pages_through_the_link_header(local_stack: RunningStack) -> None:
+    image_id = upload(local_stack, jpeg_bytes(16, 16))
+    created = [create(local_stack, image_id, "flip", {"direction": "vertical"})["task_id"] for _ in range(5)]
+
+    seen: list[str] = []
+    response = local_stack.session.get(
+        f"{local_stack.api}/tasks/", params={"image_id": image_id, "limit": "2"}, timeout=30
+    )
+    pages = 0
+    while True:
+        assert response.status_code == 200
+        pages += 1
+        seen += [task["task_id"] for task in response.json()]
+        following = response.links.get("next", {}).get("url")
+        if not following:
+            break
+        assert following.startswith(local_stack.api), following  # the link points back at this API
+        response = local_stack.session.get(following, timeout=30)
+
+    assert seen == sorted(created, reverse=True)  # newest first, each once
+    assert pages == 3
+
+
+def test_the_gateway_answers_unknown_routes_and_preflights_itself(local_stack: RunningStack) -> None:
+    missing = requests.get(f"{local_stack.api}/nothing-here", timeout=30)
+    preflight = requests.options(
+        f"{local_stack.api}/tasks/",
+        headers={"Origin": "http://example.test", "Access-Control-Request-Method": "POST"},
+        timeout=30,
+    )
+
+    assert missing.status_code == 404
+    assert missing.json()["status"] == 404
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_cli_run_uploads_processes_and_downloads(local_stack: RunningStack, tmp_path: Path) -> None:
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(jpeg_bytes(120, 80))
+    command = [sys.executable, "-m", "pixelmill_cli", "--api", local_stack.api]
+
+    ran = subprocess.run(
+        [*command, "run", str(source), "resize", "--arg", "width=60", "--out", str(tmp_path / "small.jpg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    refused = subprocess.run(
+        [*command, "run", str(source), "resize", "--arg", "width=wide"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    with Image.open(tmp_path / "small.jpg") as result:
+        assert result.size == (60, 40)
+    assert "resize: done 100%" in ran.stderr  # the progress, drawn as lines when not on a terminal
+    assert refused.returncode == 1
+    assert "function_args.width" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_data_is_kept_across_a_restart(tmp_path: Path) -> None:
+    # Given a stack keeping its data, with a finished task
+    data = tmp_path / "data"
+    first = start_stack(tmp_path / "first.log", "--data-dir", str(data))
+    try:
+        image_id = upload(first, jpeg_bytes(64, 48))
+        task = create(first, image_id, "thumbnail", {"size": 32})
+        (done,) = wait_all(first, [task["task_id"]]).values()
+        assert done["status"] == "done"
+    finally:
+        assert first.stop() == 0, first.log()
+
+    # When it is stopped and started again on the same ports
+    second = start_stack(
+        tmp_path / "second.log", "--data-dir", str(data), api_port=first.api_port, aws_port=first.aws_port
+    )
+    try:
+        # Then the task, its image and its result are all still there
+        again = second.session.get(f"{second.api}/tasks/{task['task_id']}/", timeout=30).json()
+        assert again["status"] == "done"
+        assert second.session.get(f"{second.api}/images/{image_id}/", timeout=30).status_code == 200
+        result = requests.get(again["result_url"], timeout=30)
+        with Image.open(io.BytesIO(result.content)) as decoded:
+            assert decoded.size == (32, 24)
+        # And the restored stack still works
+        follow_up = create(second, image_id, "grayscale", {})
+        assert wait_all(second, [follow_up["task_id"]])[follow_up["task_id"]]["status"] == "done"
+    finally:
+        assert second.stop() == 0, second.log()
+
+
+def test_the_stack_recovers_when_the_emulator_is_reset(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path / "stack.log")
+    try:
+        # When the emulator loses everything
+        assert requests.post(f"{stack.aws_endpoint}/moto-api/reset", timeout=30).status_code == 200
+
+        # Then the event source notices, the template's resources come back, and tasks run again
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            names = [b["Name"] for b in stack.client("s3").list_buckets().get("Buckets", [])]
+            if names:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the resources were not recreated")
+        image_id = upload(stack, jpeg_bytes(32, 32))
+        task = create(stack, image_id, "flip", {"direction": "horizontal"})
+        assert wait_all(stack, [task["task_id"]])[task["task_id"]]["status"] == "done"
+    finally:
+        assert stack.stop() == 0, stack.log()
