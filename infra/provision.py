@@ -42,6 +42,11 @@ class LocalResources:
         return self.template.function_environment(function_logical_id)
 
 
+def local_name(prefix: str, logical_id: str) -> str:
+    """The physical name a local resource gets: ``pixelmill-imagesbucket`` for ``ImagesBucket``."""
+    return f"{prefix}-{logical_id.lower()}"
+
+
 def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
     """Create every bucket, table and queue of ``template`` (idempotent) with boto3's default session."""
     s3: S3Client = boto3.client("s3")
@@ -52,7 +57,7 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
     account = template.pseudo["AWS::AccountId"]
 
     for name in template.resources_of_type("AWS::S3::Bucket"):
-        bucket = f"{prefix}-{name.lower()}"
+        bucket = local_name(prefix, name)
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
             if region == "us-east-1":  # the one region that refuses a LocationConstraint
@@ -63,7 +68,7 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
         template.attributes[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
 
     for name, resource in template.resources_of_type("AWS::DynamoDB::Table").items():
-        table = f"{prefix}-{name.lower()}"
+        table = local_name(prefix, name)
         properties = template.resolve(resource.get("Properties", {}))
         if table not in dynamodb.list_tables()["TableNames"]:
             spec: dict[str, Any] = {key: properties[key] for key in _TABLE_KEYS if key in properties}
@@ -80,7 +85,7 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
     # Queues without a redrive policy first: a redrive policy names its DLQ's ARN.
     queues = template.resources_of_type("AWS::SQS::Queue")
     for name, resource in sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})):
-        queue_name = f"{prefix}-{name.lower()}"
+        queue_name = local_name(prefix, name)
         properties = template.resolve(resource.get("Properties", {}))
         attributes: dict[Any, str] = {key: str(properties[key]) for key in _QUEUE_ATTRIBUTES if key in properties}
         if "RedrivePolicy" in properties:

@@ -25,3 +25,28 @@ deploy: build  ## sam deploy --guided to your AWS account (needs credentials)
 
 infra-tests: install $(SAM_VENV)/.installed  ## the template: content, handlers and settings, lint, a real sam build
 	$(BIN)/pytest tests/infrastructure
+
+# --- sam local (needs Docker) against the local stack: run `make dev` in another terminal ---
+# From inside sam's container the emulator is the host's port 5005 (on Linux Docker Engine,
+# also pass SAM_LOCAL_ARGS="--docker-network host" SAM_LOCAL_ENDPOINT=http://127.0.0.1:5005).
+SAM_LOCAL_ENDPOINT ?= http://host.docker.internal:5005
+SAM_LOCAL_ARGS ?=
+SAM_LOCAL_ENV := .build/sam-local-env.json
+
+.PHONY: invoke-api invoke-processor invoke-sweeper start-api
+
+$(SAM_LOCAL_ENV): template.yaml $(VENV)/.installed
+	mkdir -p $(dir $@)
+	PYTHONPATH=layers/shared:. $(BIN)/python -m infra.local.sam_env --endpoint $(SAM_LOCAL_ENDPOINT) > $@
+
+invoke-api: build $(SAM_LOCAL_ENV)  ## sam local invoke ApiFunction with events/api-create-task.json (Docker)
+	$(SAM) local invoke ApiFunction --event events/api-create-task.json --env-vars $(SAM_LOCAL_ENV) $(SAM_LOCAL_ARGS)
+
+invoke-processor: build $(SAM_LOCAL_ENV)  ## sam local invoke ProcessorFunction with events/sqs-task-batch.json (Docker)
+	$(SAM) local invoke ProcessorFunction --event events/sqs-task-batch.json --env-vars $(SAM_LOCAL_ENV) $(SAM_LOCAL_ARGS)
+
+invoke-sweeper: build $(SAM_LOCAL_ENV)  ## sam local invoke SweeperFunction with events/schedule-sweep.json (Docker)
+	$(SAM) local invoke SweeperFunction --event events/schedule-sweep.json --env-vars $(SAM_LOCAL_ENV) $(SAM_LOCAL_ARGS)
+
+start-api: build $(SAM_LOCAL_ENV)  ## sam local start-api on port 3001 (Docker); `make dev` needs no Docker
+	$(SAM) local start-api --port 3001 --env-vars $(SAM_LOCAL_ENV) $(SAM_LOCAL_ARGS)

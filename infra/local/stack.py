@@ -45,6 +45,8 @@ LOCAL_CREDENTIALS = {
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
 
 Log = Callable[..., None]
+# The function event types the local stack serves; another type in the template is logged at start.
+EMULATED_EVENT_TYPES = ("Api", "SQS", "S3", "Schedule")
 
 
 @dataclass
@@ -284,6 +286,17 @@ class LocalStack:
 
     def _event_sources(self) -> list[EventSource]:
         sources: list[EventSource] = []
+        for function, resource in self.template.resources_of_type("AWS::Serverless::Function").items():
+            for name, event in resource.get("Properties", {}).get("Events", {}).items():
+                if event.get("Type") not in EMULATED_EVENT_TYPES:
+                    self.log(
+                        "event not emulated locally",
+                        source="local-stack",
+                        function=function,
+                        event=name,
+                        type=event.get("Type"),
+                        level="WARNING",
+                    )
         for function, _name, properties in self._events("SQS"):
             queue = properties["Queue"]
             if not (isinstance(queue, dict) and "Fn::GetAtt" in queue):
