@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv --no-config
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
@@ -21,9 +22,11 @@ help:  ## list the targets
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	# uv (its locked version) installs the lock in seconds; pip would take a minute.
+	$(BIN)/pip install --quiet --disable-pip-version-check "$$(grep -E '^uv==' requirements/dev.txt)"
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements/dev.txt
 	# The `pixelmill` command (cli/), editable; its one dependency (requests) is in the lock.
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv with the locked dev and runtime libraries

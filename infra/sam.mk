@@ -6,9 +6,9 @@ SAM := $(SAM_VENV)/bin/sam
 
 .PHONY: sam-install build validate deploy infra-tests
 
-$(SAM_VENV)/.installed: requirements/sam.txt
+$(SAM_VENV)/.installed: requirements/sam.txt $(VENV)/.installed
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	$(UV) pip install --quiet --python $(SAM_VENV)/bin/python -r requirements/sam.txt
 	touch $@
 
 sam-install: $(SAM_VENV)/.installed  ## create .build/sam-venv with the locked aws-sam-cli
