@@ -51,8 +51,10 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
     template.pseudo["AWS::Region"] = region
     account = template.pseudo["AWS::AccountId"]
 
-    for name in template.resources_of_type("AWS::S3::Bucket"):
-        bucket = f"{prefix}-{name.lower()}"
+    for name, resource in template.resources_of_type("AWS::S3::Bucket").items():
+        # A bucket the template names (functions may refer to it by that name) gets its name.
+        declared = resource.get("Properties", {}).get("BucketName")
+        bucket = str(template.resolve(declared)) if declared else f"{prefix}-{name.lower()}"
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
             if region == "us-east-1":  # the one region that refuses a LocationConstraint

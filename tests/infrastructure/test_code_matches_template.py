@@ -5,8 +5,11 @@ Handlers are read with ``ast`` (not imported); settings come from the shared pac
 
 from __future__ import annotations
 
+import json
+
 from pydantic_settings import BaseSettings
 
+from pixelmill.models.ingest import DEFAULT_INGEST_RULES
 from pixelmill.settings import Settings
 from tests.infrastructure.sam_template import (
     REPO_ROOT,
@@ -26,9 +29,9 @@ PREFIX = str(Settings.model_config.get("env_prefix", ""))
 # A new Settings field must be set by the template or added here: a decision, not an accident.
 DEFAULTS_ARE_FINE = {"upload_url_expires_seconds", "download_url_expires_seconds"}
 
-# The template's resources and parameters behind each setting.
+# The template's resources and parameters behind each setting (the bucket goes by its name:
+# test_template checks that name).
 WIRED_TO = {
-    "PIXELMILL_IMAGES_BUCKET": "ImagesBucket",
     "PIXELMILL_TASKS_TABLE": "TasksTable",
     "PIXELMILL_TASK_QUEUE_URL": "TaskQueue",
     "PIXELMILL_MAX_UPLOAD_BYTES": "MaxUploadBytes",
@@ -39,6 +42,7 @@ WIRED_TO = {
     "PIXELMILL_TASK_TIMEOUT_SECONDS": "TaskTimeoutSeconds",
     "PIXELMILL_MAX_RECEIVE_COUNT": "MaxReceiveCount",
     "PIXELMILL_TASK_TTL_DAYS": "TaskTtlDays",
+    "PIXELMILL_INGEST_RULES": "IngestRules",
 }
 
 
@@ -90,11 +94,14 @@ def test_template_parameter_defaults_are_valid_settings(template: Template) -> N
         for name, target in WIRED_TO.items()
         if target in parameters
     }
-    assert len(values) == len(WIRED_TO) - 3  # all but the bucket, table and queue
+    assert len(values) == len(WIRED_TO) - 2  # all but the table and queue
     # Then Settings accepts them (types and bounds) and reads the formats as a set
     settings = Settings.model_validate(values)
     assert settings.allowed_input_formats == frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"})
     assert settings.max_receive_count == 3
+    # And the upload rules a default deployment gets are the code's defaults, as one JSON line
+    assert settings.ingest_rules == DEFAULT_INGEST_RULES
+    assert json.loads(values["ingest_rules"]) == [rule.model_dump() for rule in DEFAULT_INGEST_RULES]
 
 
 def test_api_routes_are_exactly_the_routes_the_handler_serves(template: Template) -> None:
