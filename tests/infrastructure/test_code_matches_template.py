@@ -29,6 +29,9 @@ PREFIX = str(Settings.model_config.get("env_prefix", ""))
 # A new Settings field must be set by the template or added here: a decision, not an accident.
 DEFAULTS_ARE_FINE = {"upload_url_expires_seconds", "download_url_expires_seconds"}
 
+# Settings only some functions read, set for exactly those (a bad value then stops only them).
+ONLY_FOR = {"ingest_rules": {"IngestFunction"}}
+
 # The template's resources and parameters behind each setting (the bucket goes by its name:
 # test_template checks that name).
 WIRED_TO = {
@@ -74,13 +77,22 @@ def test_every_pixelmill_variable_is_a_settings_field(template: Template) -> Non
 def test_every_setting_is_set_by_the_template_or_fine_by_default(template: Template) -> None:
     for logical_id, properties in functions(template).items():
         unset = {name for name in Settings.model_fields if _env_name(name) not in environment(properties)}
-        assert unset <= DEFAULTS_ARE_FINE, f"{logical_id} leaves {sorted(unset - DEFAULTS_ARE_FINE)} to their defaults"
+        not_theirs = {name for name, readers in ONLY_FOR.items() if logical_id not in readers}
+        assert unset - not_theirs <= DEFAULTS_ARE_FINE, (
+            f"{logical_id} leaves {sorted(unset - not_theirs - DEFAULTS_ARE_FINE)} to their defaults"
+        )
+        assert not_theirs <= unset, f"{logical_id} sets {sorted(not_theirs - unset)}, which only others read"
 
 
 def test_settings_are_wired_to_the_stack_resources_and_parameters(template: Template) -> None:
     for logical_id, properties in functions(template).items():
         env = environment(properties)
-        assert {name: ref_target(env.get(name)) for name in WIRED_TO} == WIRED_TO, logical_id
+        wired = {
+            name: target
+            for name, target in WIRED_TO.items()
+            if logical_id in ONLY_FOR.get(name.removeprefix(PREFIX).lower(), {logical_id})
+        }
+        assert {name: ref_target(env.get(name)) for name in wired} == wired, logical_id
         assert env["POWERTOOLS_SERVICE_NAME"] == "pixelmill", logical_id
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "pixelmill", logical_id
         assert ref_target(env["POWERTOOLS_LOG_LEVEL"]) == "LogLevel", logical_id

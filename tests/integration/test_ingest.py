@@ -203,6 +203,25 @@ def test_a_rule_naming_a_function_that_does_not_exist_gives_a_failed_task(
     assert stack.queue_depth(stack.queue_url) == 0
 
 
+def test_a_malformed_rule_set_fails_the_notification_so_that_it_is_delivered_again(
+    stack: Stack, notifications: Notifications, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a rule set that is not JSON
+    _put(stack, "incoming/thumbnails/a.jpg", jpeg_bytes(16, 16))
+    [event] = notifications.received()
+    monkeypatch.setenv("PIXELMILL_INGEST_RULES", '[{"prefix": "incoming/"')
+    get_settings.cache_clear()
+
+    # Then the invocation fails (Lambda retries it, then keeps it in IngestDeadLetterQueue): nothing is lost
+    with pytest.raises(RuntimeError, match="1 of 1 uploads not ingested"):
+        stack.notify(event)
+
+    # And once the rules are fixed, the same notification makes its task
+    monkeypatch.delenv("PIXELMILL_INGEST_RULES")
+    get_settings.cache_clear()
+    assert stack.notify(event) == {"queued": 1}
+
+
 def test_a_file_no_metadata_and_no_rule_speak_for_is_left_alone(stack: Stack, notifications: Notifications) -> None:
     _put(stack, "incoming/elsewhere/a.jpg", jpeg_bytes(16, 16))
 
