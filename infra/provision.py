@@ -47,6 +47,13 @@ def local_name(prefix: str, logical_id: str) -> str:
     return f"{prefix}-{logical_id.lower()}"
 
 
+def bucket_name(template: Template, logical_id: str, resource: dict[str, Any], prefix: str = "pixelmill") -> str:
+    """A bucket's local name: the one the template declares (functions may refer to it by that name),
+    else ``local_name``."""
+    declared = resource.get("Properties", {}).get("BucketName")
+    return str(template.resolve(declared)) if declared else local_name(prefix, logical_id)
+
+
 def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
     """Create every bucket, table and queue of ``template`` (idempotent) with boto3's default session."""
     s3: S3Client = boto3.client("s3")
@@ -56,8 +63,8 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
     template.pseudo["AWS::Region"] = region
     account = template.pseudo["AWS::AccountId"]
 
-    for name in template.resources_of_type("AWS::S3::Bucket"):
-        bucket = local_name(prefix, name)
+    for name, resource in template.resources_of_type("AWS::S3::Bucket").items():
+        bucket = bucket_name(template, name, resource, prefix)
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
             if region == "us-east-1":  # the one region that refuses a LocationConstraint

@@ -33,7 +33,7 @@ SAM_LOCAL_ENDPOINT ?= http://host.docker.internal:5005
 SAM_LOCAL_ARGS ?=
 SAM_LOCAL_ENV := .build/sam-local-env.json
 
-.PHONY: invoke-api invoke-processor invoke-sweeper start-api
+.PHONY: invoke-api invoke-processor invoke-sweeper invoke-ingest start-api
 
 $(SAM_LOCAL_ENV): template.yaml $(VENV)/.installed
 	mkdir -p $(dir $@)
@@ -47,6 +47,9 @@ invoke-processor: build $(SAM_LOCAL_ENV)  ## sam local invoke ProcessorFunction 
 
 invoke-sweeper: build $(SAM_LOCAL_ENV)  ## sam local invoke SweeperFunction with events/schedule-sweep.json (Docker)
 	$(SAM) local invoke SweeperFunction --event events/schedule-sweep.json --env-vars $(SAM_LOCAL_ENV) $(SAM_LOCAL_ARGS)
+
+invoke-ingest: build $(SAM_LOCAL_ENV)  ## sam local invoke IngestFunction with events/s3-incoming-put.json (Docker)
+	$(SAM) local invoke IngestFunction --event events/s3-incoming-put.json --env-vars $(SAM_LOCAL_ENV) $(SAM_LOCAL_ARGS)
 
 start-api: build $(SAM_LOCAL_ENV)  ## sam local start-api on port 3001 (Docker); `make dev` needs no Docker
 	$(SAM) local start-api --port 3001 --env-vars $(SAM_LOCAL_ENV) $(SAM_LOCAL_ARGS)

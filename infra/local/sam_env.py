@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from infra.local.stack import LOCAL_CREDENTIALS
-from infra.provision import local_name
+from infra.provision import bucket_name, local_name
 from infra.template import Template
 
 DOCKER_HOST_ENDPOINT = "http://host.docker.internal:5005"
@@ -29,9 +29,9 @@ def sam_env_vars(
     account = template.pseudo["AWS::AccountId"]
     base = endpoint.rstrip("/")
     # The physical ids provision() gives the local stack's resources.
-    for name in template.resources_of_type("AWS::S3::Bucket"):
-        template.physical_ids[name] = local_name(prefix, name)
-        template.attributes[(name, "Arn")] = f"arn:aws:s3:::{local_name(prefix, name)}"
+    for name, resource in template.resources_of_type("AWS::S3::Bucket").items():
+        template.physical_ids[name] = bucket_name(template, name, resource, prefix)
+        template.attributes[(name, "Arn")] = f"arn:aws:s3:::{template.physical_ids[name]}"
     for name in template.resources_of_type("AWS::DynamoDB::Table"):
         template.physical_ids[name] = local_name(prefix, name)
         template.attributes[(name, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{local_name(prefix, name)}"

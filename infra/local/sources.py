@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 Log = Callable[..., None]
 """Called with a message and keyword fields for the stack's log."""
 
-# Lambda retries a failed asynchronous invocation twice, after about 1 and 2 minutes.
-ASYNC_ATTEMPTS = 3
+# Lambda retries a failed asynchronous invocation twice by default (EventInvokeConfig's
+# MaximumRetryAttempts), after about 1 and then 2 minutes.
+DEFAULT_ASYNC_RETRIES = 2
 ASYNC_RETRY_DELAYS = (60, 120)
 
 
@@ -143,11 +144,15 @@ class S3EventSource(EventSource):
         log: Log,
         *,
         queue_url: str,
+        retries: int = DEFAULT_ASYNC_RETRIES,
+        dead_letter_url: str | None = None,
         reconnect: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(function, log, reconnect=reconnect)
         self.name = f"s3→{function.spec.logical_id}"
         self.queue_url = queue_url
+        self.retries = retries
+        self.dead_letter_url = dead_letter_url
         self._sqs: SQSClient = boto3.client("sqs")
 
     def poll(self) -> None:
@@ -169,8 +174,8 @@ class S3EventSource(EventSource):
         try:
             invocation = self.function.invoke(event)
         except InvocationError as error:
-            if attempt < ASYNC_ATTEMPTS:
-                delay = ASYNC_RETRY_DELAYS[attempt - 1]
+            if attempt <= self.retries:
+                delay = ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]
                 self.log(
                     "S3 event failed; retrying",
                     source=self.name,
@@ -184,9 +189,31 @@ class S3EventSource(EventSource):
                     QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
                 )
                 return
-            self.log(
-                "S3 event dropped after the last retry", source=self.name, keys=keys, error=str(error), level="ERROR"
-            )
+            if self.dead_letter_url is not None:
+                # What Lambda puts in a function's dead-letter queue: the event, and why it failed.
+                self._sqs.send_message(
+                    QueueUrl=self.dead_letter_url,
+                    MessageBody=message["Body"],
+                    MessageAttributes={
+                        "ErrorCode": {"DataType": "String", "StringValue": error.error_type},
+                        "ErrorMessage": {"DataType": "String", "StringValue": error.message[:1000] or "-"},
+                    },
+                )
+                self.log(
+                    "S3 event kept in the dead-letter queue",
+                    source=self.name,
+                    keys=keys,
+                    error=str(error),
+                    level="ERROR",
+                )
+            else:
+                self.log(
+                    "S3 event dropped after the last retry",
+                    source=self.name,
+                    keys=keys,
+                    error=str(error),
+                    level="ERROR",
+                )
         else:
             self.log("S3 event delivered", source=self.name, keys=keys, duration_ms=round(invocation.duration_ms, 1))
         self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)

@@ -25,7 +25,14 @@ import boto3
 from infra.local import snapshot
 from infra.local.gateway import ApiGateway, RestApi
 from infra.local.runtime import ROOT, FunctionPool, FunctionSpec
-from infra.local.sources import EventSource, S3EventSource, ScheduleEventSource, SqsEventSource, rate_seconds
+from infra.local.sources import (
+    DEFAULT_ASYNC_RETRIES,
+    EventSource,
+    S3EventSource,
+    ScheduleEventSource,
+    SqsEventSource,
+    rate_seconds,
+)
 from infra.provision import LocalResources, provision
 from infra.template import Template
 
@@ -315,9 +322,15 @@ class LocalStack:
         sqs: SQSClient = boto3.client("sqs")
         for subscription in self._subscriptions:
             url = sqs.get_queue_url(QueueName=subscription.queue_name)["QueueUrl"]
+            retries, dead_letter_url = self._async_failure_handling(subscription.function)
             sources.append(
                 S3EventSource(
-                    self.functions[subscription.function], self.log, queue_url=url, reconnect=self.reprovision
+                    self.functions[subscription.function],
+                    self.log,
+                    queue_url=url,
+                    retries=retries,
+                    dead_letter_url=dead_letter_url,
+                    reconnect=self.reprovision,
                 )
             )
         for function, name, properties in self._events("Schedule"):
@@ -343,6 +356,20 @@ class LocalStack:
                 )
             )
         return sources
+
+    def _async_failure_handling(self, function: str) -> tuple[int, str | None]:
+        """How many times an asynchronous invocation is retried, and the queue a failed event goes to
+        (the function's ``DeadLetterQueue``, or its ``EventInvokeConfig`` on-failure destination)."""
+        properties = self.template.resources[function].get("Properties", {})
+        config = properties.get("EventInvokeConfig", {})
+        retries = int(self.template.resolve(config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES)))
+        target = properties.get("DeadLetterQueue", {}).get("TargetArn")
+        on_failure = config.get("DestinationConfig", {}).get("OnFailure", {})
+        if target is None and on_failure.get("Type") == "SQS":
+            target = on_failure.get("Destination")
+        if isinstance(target, dict) and "Fn::GetAtt" in target:
+            return retries, self.template.physical_ids.get(target["Fn::GetAtt"][0])
+        return retries, None
 
     def _physical(self, resource_type: str) -> list[str]:
         return [self.template.physical_ids[name] for name in self.template.resources_of_type(resource_type)]
@@ -382,7 +409,9 @@ class LocalStack:
                 elif event["Type"] == "SQS":
                     triggers.append(f"SQS {props['Queue']['Fn::GetAtt'][0]} (batch {props.get('BatchSize', 10)})")
                 elif event["Type"] == "S3":
-                    triggers.append(f"S3 {props['Events']} {props.get('Filter', {}).get('S3Key', {}).get('Rules', '')}")
+                    rules = props.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                    where = " ".join(f"{rule['Name']} {rule['Value']}" for rule in rules)
+                    triggers.append(f"S3 {props['Events']} {where}".rstrip())
                 elif event["Type"] == "Schedule":
                     triggers.append(str(props["Schedule"]))
             summary = (

@@ -5,8 +5,11 @@ Handlers are read with ``ast`` (not imported); settings come from the shared pac
 
 from __future__ import annotations
 
+import json
+
 from pydantic_settings import BaseSettings
 
+from pixelmill.models.ingest import DEFAULT_INGEST_RULES
 from pixelmill.settings import Settings
 from tests.infrastructure.sam_template import (
     REPO_ROOT,
@@ -26,9 +29,12 @@ PREFIX = str(Settings.model_config.get("env_prefix", ""))
 # A new Settings field must be set by the template or added here: a decision, not an accident.
 DEFAULTS_ARE_FINE = {"upload_url_expires_seconds", "download_url_expires_seconds"}
 
-# The template's resources and parameters behind each setting.
+# Settings only some functions read, set for exactly those (a bad value then stops only them).
+ONLY_FOR = {"ingest_rules": {"IngestFunction"}}
+
+# The template's resources and parameters behind each setting (the bucket goes by its name:
+# test_template checks that name).
 WIRED_TO = {
-    "PIXELMILL_IMAGES_BUCKET": "ImagesBucket",
     "PIXELMILL_TASKS_TABLE": "TasksTable",
     "PIXELMILL_TASK_QUEUE_URL": "TaskQueue",
     "PIXELMILL_MAX_UPLOAD_BYTES": "MaxUploadBytes",
@@ -39,6 +45,7 @@ WIRED_TO = {
     "PIXELMILL_TASK_TIMEOUT_SECONDS": "TaskTimeoutSeconds",
     "PIXELMILL_MAX_RECEIVE_COUNT": "MaxReceiveCount",
     "PIXELMILL_TASK_TTL_DAYS": "TaskTtlDays",
+    "PIXELMILL_INGEST_RULES": "IngestRules",
 }
 
 
@@ -70,13 +77,22 @@ def test_every_pixelmill_variable_is_a_settings_field(template: Template) -> Non
 def test_every_setting_is_set_by_the_template_or_fine_by_default(template: Template) -> None:
     for logical_id, properties in functions(template).items():
         unset = {name for name in Settings.model_fields if _env_name(name) not in environment(properties)}
-        assert unset <= DEFAULTS_ARE_FINE, f"{logical_id} leaves {sorted(unset - DEFAULTS_ARE_FINE)} to their defaults"
+        not_theirs = {name for name, readers in ONLY_FOR.items() if logical_id not in readers}
+        assert unset - not_theirs <= DEFAULTS_ARE_FINE, (
+            f"{logical_id} leaves {sorted(unset - not_theirs - DEFAULTS_ARE_FINE)} to their defaults"
+        )
+        assert not_theirs <= unset, f"{logical_id} sets {sorted(not_theirs - unset)}, which only others read"
 
 
 def test_settings_are_wired_to_the_stack_resources_and_parameters(template: Template) -> None:
     for logical_id, properties in functions(template).items():
         env = environment(properties)
-        assert {name: ref_target(env.get(name)) for name in WIRED_TO} == WIRED_TO, logical_id
+        wired = {
+            name: target
+            for name, target in WIRED_TO.items()
+            if logical_id in ONLY_FOR.get(name.removeprefix(PREFIX).lower(), {logical_id})
+        }
+        assert {name: ref_target(env.get(name)) for name in wired} == wired, logical_id
         assert env["POWERTOOLS_SERVICE_NAME"] == "pixelmill", logical_id
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "pixelmill", logical_id
         assert ref_target(env["POWERTOOLS_LOG_LEVEL"]) == "LogLevel", logical_id
@@ -90,11 +106,14 @@ def test_template_parameter_defaults_are_valid_settings(template: Template) -> N
         for name, target in WIRED_TO.items()
         if target in parameters
     }
-    assert len(values) == len(WIRED_TO) - 3  # all but the bucket, table and queue
+    assert len(values) == len(WIRED_TO) - 2  # all but the table and queue
     # Then Settings accepts them (types and bounds) and reads the formats as a set
     settings = Settings.model_validate(values)
     assert settings.allowed_input_formats == frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"})
     assert settings.max_receive_count == 3
+    # And the upload rules a default deployment gets are the code's defaults, as one JSON line
+    assert settings.ingest_rules == DEFAULT_INGEST_RULES
+    assert json.loads(values["ingest_rules"]) == [rule.model_dump() for rule in DEFAULT_INGEST_RULES]
 
 
 def test_api_routes_are_exactly_the_routes_the_handler_serves(template: Template) -> None:

@@ -33,6 +33,9 @@ ARCHITECTURE = "x86_64"
 LAMBDA_MAX_TIMEOUT = 900
 API_GATEWAY_MAX_TIMEOUT = 29
 BUCKET = "${ImagesBucket.Arn}"
+# The bucket's name, spelled out where a reference to ImagesBucket would make a cycle (IngestFunction).
+BUCKET_NAME = "${AWS::StackName}-images-${AWS::AccountId}-${AWS::Region}"
+BUCKET_ARN_BY_NAME = "arn:${AWS::Partition}:s3:::" + BUCKET_NAME
 
 
 def _properties(template: Template, logical_id: str) -> dict[str, Any]:
@@ -133,6 +136,38 @@ def test_queue_visibility_timeout_is_six_times_the_consumer_timeout(template: Te
     assert consumers == 1
 
 
+def _s3_events(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["Properties"] for e in properties.get("Events", {}).values() if e.get("Type") == "S3"]
+
+
+def test_ingest_is_triggered_by_every_file_created_under_incoming(template: Template) -> None:
+    # Given the S3 events of every function
+    triggered = {logical_id: _s3_events(properties) for logical_id, properties in functions(template).items()}
+    # Then only IngestFunction has one: any ObjectCreated in the images bucket, under incoming/ only
+    assert {logical_id for logical_id, events in triggered.items() if events} == {"IngestFunction"}
+    [event] = triggered["IngestFunction"]
+    assert ref_target(event["Bucket"]) == "ImagesBucket"
+    assert event["Events"] == "s3:ObjectCreated:*"
+    assert event["Filter"] == {"S3Key": {"Rules": [{"Name": "prefix", "Value": "incoming/"}]}}
+
+
+def test_ingest_events_that_keep_failing_are_kept(template: Template) -> None:
+    # S3 invokes asynchronously: after Lambda's retries a failing notification goes to a queue, not away
+    ingest = functions(template)["IngestFunction"]
+    assert ingest["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    assert ingest["DeadLetterQueue"]["Type"] == "SQS"
+    assert getatt_target(ingest["DeadLetterQueue"]["TargetArn"]) == ("IngestDeadLetterQueue", "Arn")
+
+
+def test_ingest_rules_parameter_is_one_json_array(template: Template) -> None:
+    parameter = template["Parameters"]["IngestRules"]
+    assert parameter["Type"] == "String"
+    pattern = parameter["AllowedPattern"]
+    for value in (parameter["Default"], "", "[]"):
+        assert re.fullmatch(pattern, value), value
+    assert not re.fullmatch(pattern, '{"prefix": "incoming/"}')
+
+
 def test_processor_reads_task_queue_in_batches_with_partial_failures(template: Template) -> None:
     [event] = _sqs_events(functions(template)["ProcessorFunction"])
     assert getatt_target(event["Queue"]) == ("TaskQueue", "Arn")
@@ -164,10 +199,13 @@ def test_dead_letter_count_is_one_parameter_shared_by_queue_and_code(template: T
 
 
 def test_queues_are_encrypted_and_dead_letters_kept_14_days(template: Template) -> None:
-    for queue_id in ("TaskQueue", "TaskDeadLetterQueue"):
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    assert set(queues) == {"TaskQueue", "TaskDeadLetterQueue", "IngestDeadLetterQueue"}
+    for queue_id in queues:
         assert _properties(template, queue_id)["SqsManagedSseEnabled"] is True, queue_id
+    for queue_id in ("TaskDeadLetterQueue", "IngestDeadLetterQueue"):
+        assert _properties(template, queue_id)["MessageRetentionPeriod"] == 14 * 24 * 3600, queue_id
     dead_letters = _properties(template, "TaskDeadLetterQueue")
-    assert dead_letters["MessageRetentionPeriod"] == 14 * 24 * 3600
     # A message's age counts from its first enqueue: the DLQ must keep it longer than the queue did
     assert _properties(template, "TaskQueue")["MessageRetentionPeriod"] < dead_letters["MessageRetentionPeriod"]
 
@@ -175,9 +213,29 @@ def test_queues_are_encrypted_and_dead_letters_kept_14_days(template: Template) 
 # --- storage ---------------------------------------------------------------------------
 
 
-def test_bucket_is_private_encrypted_and_unnamed(template: Template) -> None:
+def test_bucket_is_named_once_for_the_stack_and_everyone_uses_that_name(template: Template) -> None:
+    # Given the bucket's name (a name, so that IngestFunction can be granted it without a cycle)
+    assert _properties(template, "ImagesBucket")["BucketName"] == {"Fn::Sub": BUCKET_NAME}
+    # Then the functions are told that name, and IngestFunction's grants use it
+    for logical_id, properties in functions(template).items():
+        assert environment(properties)["PIXELMILL_IMAGES_BUCKET"] == {"Fn::Sub": BUCKET_NAME}, logical_id
+    ingest = [
+        resource_text(r)
+        for s in inline_statements(functions(template)["IngestFunction"])
+        for r in as_list(s["Resource"])
+    ]
+    assert BUCKET_ARN_BY_NAME in ingest
+    assert f"{BUCKET_ARN_BY_NAME}/incoming/*" in ingest
+
+
+def test_nothing_of_ingest_function_refers_to_the_bucket_resource(template: Template) -> None:
+    # The bucket's notification depends on IngestFunction: a reference back is a dependency cycle
+    properties = {key: value for key, value in functions(template)["IngestFunction"].items() if key != "Events"}
+    assert "ImagesBucket" not in repr(properties)
+
+
+def test_bucket_is_private_and_encrypted(template: Template) -> None:
     bucket = _properties(template, "ImagesBucket")
-    assert "BucketName" not in bucket
     assert bucket["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -264,7 +322,7 @@ def _s3_grants(template: Template, logical_id: str) -> set[tuple[str, str]]:
             if not action.startswith("s3:"):
                 continue
             for resource in as_list(statement["Resource"]):
-                text = resource_text(resource)
+                text = resource_text(resource).replace(BUCKET_ARN_BY_NAME, BUCKET)
                 assert text.startswith(BUCKET), f"{logical_id}: {action} on {text}"
                 grants.add((action, text.removeprefix(BUCKET).removeprefix("/")))
     return grants
@@ -281,8 +339,10 @@ def test_no_inline_statement_grants_everything(template: Template) -> None:
 def test_api_may_presign_uploads_and_results_and_delete_results(template: Template) -> None:
     assert _s3_grants(template, "ApiFunction") == {
         ("s3:GetObject", "uploads/*"),
+        ("s3:GetObject", "incoming/*"),
         ("s3:GetObject", "results/*"),
         ("s3:PutObject", "uploads/*"),
+        ("s3:PutObject", "incoming/*"),  # an upload that starts its task on arrival
         ("s3:PutObject", "results/*"),
         ("s3:DeleteObject", "results/*"),
         ("s3:ListBucket", ""),  # HEAD of a missing key: 404, not 403
@@ -292,11 +352,34 @@ def test_api_may_presign_uploads_and_results_and_delete_results(template: Templa
 def test_processor_reads_images_and_writes_only_results(template: Template) -> None:
     assert _s3_grants(template, "ProcessorFunction") == {
         ("s3:GetObject", "uploads/*"),
+        ("s3:GetObject", "incoming/*"),
         ("s3:GetObject", "results/*"),
         ("s3:PutObject", "results/*"),
         ("s3:DeleteObject", "results/*"),
         ("s3:ListBucket", ""),
     }
+
+
+def test_ingest_reads_only_incoming(template: Template) -> None:
+    # HEAD (metadata, and a version if the bucket keeps versions); nothing written to S3
+    assert _s3_grants(template, "IngestFunction") == {
+        ("s3:GetObject", "incoming/*"),
+        ("s3:GetObjectVersion", "incoming/*"),
+        ("s3:ListBucket", ""),
+    }
+
+
+def test_ingest_creates_tasks_and_queues_them(template: Template) -> None:
+    statements = list(inline_statements(functions(template)["IngestFunction"]))
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    # Conditional create, read, queued (update), taken back when the queue refuses (delete); no Query/Scan
+    assert [sorted(as_list(s["Action"])) for s in dynamodb] == [
+        ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    ]
+    assert [getatt_target(r) for r in as_list(dynamodb[0]["Resource"])] == [("TasksTable", "Arn")]
+    policies = _policy_templates(template, "IngestFunction")
+    assert set(policies) - {"Version", "Statement"} == {"SQSSendMessagePolicy"}  # no other SAM policy template
+    assert getatt_target(policies["SQSSendMessagePolicy"]["QueueName"]) == ("TaskQueue", "QueueName")
 
 
 def _policy_templates(template: Template, logical_id: str) -> dict[str, Any]:
@@ -350,7 +433,14 @@ def test_api_gateways_own_errors_are_problems_browsers_can_read(template: Templa
 
 def test_outputs(template: Template) -> None:
     outputs = template["Outputs"]
-    assert set(outputs) == {"ApiUrl", "ImagesBucketName", "TasksTableName", "TaskQueueUrl", "TaskDeadLetterQueueUrl"}
+    assert set(outputs) == {
+        "ApiUrl",
+        "ImagesBucketName",
+        "TasksTableName",
+        "TaskQueueUrl",
+        "TaskDeadLetterQueueUrl",
+        "IngestDeadLetterQueueUrl",
+    }
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/api/"
     }
@@ -358,6 +448,7 @@ def test_outputs(template: Template) -> None:
     assert ref_target(outputs["TasksTableName"]["Value"]) == "TasksTable"
     assert ref_target(outputs["TaskQueueUrl"]["Value"]) == "TaskQueue"
     assert ref_target(outputs["TaskDeadLetterQueueUrl"]["Value"]) == "TaskDeadLetterQueue"
+    assert ref_target(outputs["IngestDeadLetterQueueUrl"]["Value"]) == "IngestDeadLetterQueue"
 
 
 def test_limit_parameters_and_their_defaults(template: Template) -> None:

@@ -1,5 +1,5 @@
 """Integration fixtures: the template's resources on moto.mock_aws, and the real
-handlers called with real-shaped API Gateway and SQS events."""
+handlers called with real-shaped API Gateway, SQS and S3 events."""
 
 from __future__ import annotations
 
@@ -114,12 +114,13 @@ class ApiClient:
 
 @dataclass
 class Stack:
-    """The template's resources on moto plus the two handlers."""
+    """The template's resources on moto plus the handlers."""
 
     resources: LocalResources
     api: ApiClient
     processor: ModuleType
     sweeper: ModuleType
+    ingest: ModuleType
 
     @property
     def queue_url(self) -> str:
@@ -144,6 +145,10 @@ class Stack:
         return self.sweeper.lambda_handler(
             load_event("schedule-sweep.json"), LocalContext(function_name="SweeperFunction", timeout_seconds=120)
         )
+
+    def notify(self, event: dict[str, Any]) -> Any:
+        """One S3 notification delivered to IngestFunction, as S3 invokes it."""
+        return self.ingest.lambda_handler(event, LocalContext(function_name="IngestFunction", timeout_seconds=60))
 
     def upload(self, data: bytes, content_type: str = "image/jpeg") -> str:
         """Upload ``data`` as a client does: POST /api/images/, then the presigned POST."""
@@ -181,7 +186,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     with mock_aws():
         template = Template.load()
         resources = provision(template)
-        for function in ("ApiFunction", "ProcessorFunction", "SweeperFunction"):
+        for function in ("ApiFunction", "ProcessorFunction", "SweeperFunction", "IngestFunction"):
             for name, value in resources.environment(function).items():
                 monkeypatch.setenv(name, value)
         get_settings.cache_clear()
@@ -191,6 +196,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             ApiClient(load_handler("api"), api_routes(template)),
             load_handler("processor"),
             load_handler("sweeper"),
+            load_handler("ingest"),
         )
     get_settings.cache_clear()
     get_stores.cache_clear()

@@ -32,6 +32,7 @@ def echo_template(log: Path) -> Template:
             "Resources": {
                 "Inbox": {"Type": "AWS::S3::Bucket"},
                 "Letters": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 60}},
+                "Failures": {"Type": "AWS::SQS::Queue"},
                 "Api": {
                     "Type": "AWS::Serverless::Api",
                     "Properties": {"StageName": "test", "Cors": {"AllowOrigin": "'https://app.example'"}},
@@ -42,6 +43,8 @@ def echo_template(log: Path) -> Template:
                         "CodeUri": str(ECHO_DIR.relative_to(Path(__file__).parents[2])),
                         "Handler": "app.handler",
                         "Timeout": 3,
+                        "EventInvokeConfig": {"MaximumRetryAttempts": 0},
+                        "DeadLetterQueue": {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["Failures", "Arn"]}},
                         "Environment": {"Variables": {"ECHO_LOG": str(log), "INBOX": {"Ref": "Inbox"}}},
                         "Events": {
                             "Item": {
@@ -229,3 +232,21 @@ def test_uploads_under_the_filter_prefix_invoke_the_function_with_the_s3_event(e
     time.sleep(3)
     s3_events = [e for e in echo.events() if "Records" in e and e["Records"][0].get("eventSource") == "aws:s3"]
     assert len(s3_events) == 1  # neither the other prefix nor S3's test event reached the function
+
+
+def test_an_s3_event_the_function_fails_on_ends_in_its_dead_letter_queue(echo: Echo) -> None:
+    s3 = boto3.client("s3")
+    sqs = boto3.client("sqs")
+    bucket = echo.stack.template.physical_ids["Inbox"]
+
+    s3.put_object(Bucket=bucket, Key="incoming/please-fail.txt", Body=b"x")
+
+    deadline = time.monotonic() + 20
+    messages: list[Any] = []
+    while time.monotonic() < deadline and not messages:
+        messages = sqs.receive_message(
+            QueueUrl=echo.stack.template.physical_ids["Failures"], WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+    (message,) = messages
+    assert json.loads(message["Body"])["Records"][0]["s3"]["object"]["key"].endswith("please-fail.txt")
+    assert message["MessageAttributes"]["ErrorCode"]["StringValue"] == "RuntimeError"

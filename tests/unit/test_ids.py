@@ -6,15 +6,20 @@ import re
 import uuid
 
 import pytest
+from pydantic import ValidationError
 
 from pixelmill.models.ids import (
+    IMAGE_ID_PATTERN,
+    INCOMING_ID_PATTERN,
     TASK_ID_PATTERN,
     UPLOAD_ID_PATTERN,
     image_key,
+    incoming_image_id,
     new_image_id,
     new_task_id,
     result_image_id,
 )
+from pixelmill.models.task import TaskCreate
 
 
 def test_task_ids_are_ulids_that_sort_by_creation_time() -> None:
@@ -48,3 +53,85 @@ def test_image_keys_stay_under_our_prefixes() -> None:
 def test_anything_else_is_refused(image_id: str) -> None:
     with pytest.raises(ValueError, match="not a pixelmill image id"):
         image_key(image_id)
+
+
+# --- files under incoming/ ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/a.jpg",
+        "incoming/thumbnails/holiday photo.jpg",
+        "incoming/été 2024 +50% (1).jpg",
+        "incoming/日本/写真.jpg",
+        "incoming/../uploads/0197e45a-8fc5-7848-9c9f-56cc0ae0a087",
+        "incoming/" + "x" * 1015,
+    ],
+)
+def test_a_file_under_incoming_has_an_url_safe_id_that_names_exactly_its_key(key: str) -> None:
+    image_id = incoming_image_id(key)
+
+    assert re.fullmatch(INCOMING_ID_PATTERN, image_id)
+    assert re.fullmatch(IMAGE_ID_PATTERN, image_id)
+    assert image_key(image_id) == key  # S3 keys are literal: "../" is part of the name, still under incoming/
+
+
+@pytest.mark.parametrize(
+    "key", ["uploads/x.jpg", "incoming/", "incoming", "results/res-x", "Incoming/a.jpg", "incoming/" + "x" * 1016]
+)
+def test_only_files_under_incoming_get_an_incoming_id(key: str) -> None:
+    with pytest.raises(ValueError, match="not the key of a file under incoming/"):
+        incoming_image_id(key)
+
+
+@pytest.mark.parametrize(
+    "image_id",
+    [
+        "in-AAAAA",  # a length base64 cannot have
+        "in-_w",  # 0xff: not UTF-8
+        "in-Zm9vYh",  # "foob" spelled with stray low bits (it is Zm9vYg): one key, one id
+        "in-Zm9vYg==",  # padding is never part of an id
+        "in-Zm9v+g",  # the standard alphabet, not the URL-safe one
+        "in-" + "eHh4" * 339,  # 1017 bytes: longer than any key under incoming/ can be
+    ],
+)
+def test_incoming_ids_that_name_no_key_are_refused(image_id: str) -> None:
+    with pytest.raises(ValueError, match="not a pixelmill image id"):
+        image_key(image_id)
+
+
+def test_every_incoming_id_names_a_key_under_incoming() -> None:
+    # Given every id of two base64 characters and some of three and four (all the short ones the pattern allows)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    candidates = [f"in-{a}{b}" for a in alphabet for b in alphabet]
+    candidates += [f"in-{a}{b}{c}" for a in alphabet[::5] for b in alphabet for c in alphabet[::7]]
+    keys = []
+    for image_id in candidates:
+        try:
+            keys.append(image_key(image_id))
+        except ValueError:
+            continue
+
+    # Then those that name a key at all name one under incoming/, each its own
+    assert keys
+    assert all(key.startswith("incoming/") and len(key) > len("incoming/") for key in keys)
+    assert len(set(keys)) == len(keys)
+
+
+def test_the_api_model_refuses_an_incoming_id_that_names_no_key() -> None:
+    TaskCreate(image_id=incoming_image_id("incoming/a.jpg"), function_type="grayscale")
+    with pytest.raises(ValidationError, match="image_id"):
+        TaskCreate(image_id="in-AAAAA", function_type="grayscale")
+
+
+def test_a_task_id_can_be_derived_from_given_entropy() -> None:
+    entropy = bytes(range(10))
+
+    first = new_task_id(now_ms=1_700_000_000_000, entropy=entropy)
+
+    assert first == new_task_id(now_ms=1_700_000_000_000, entropy=entropy)
+    assert re.fullmatch(TASK_ID_PATTERN, first)
+    assert first[:10] == new_task_id(now_ms=1_700_000_000_000)[:10]  # the time part sorts as usual
+    with pytest.raises(ValueError, match="10 bytes"):
+        new_task_id(entropy=b"short")

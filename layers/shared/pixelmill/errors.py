@@ -45,6 +45,13 @@ class NotFound(PixelmillError):
     code = "not_found"
 
 
+class TaskExists(PixelmillError):
+    """A task with this id is already stored: the id was derived from something
+    (an upload) that has been seen before."""
+
+    code = "task_exists"
+
+
 class QueueUnavailable(PixelmillError):
     """The task could not be queued; nothing was kept, the client may retry."""
 

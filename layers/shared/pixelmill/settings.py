@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pixelmill.models.ingest import DEFAULT_INGEST_RULES, IngestRule
 
 MIB = 1024 * 1024
 
@@ -49,6 +52,13 @@ class Settings(BaseSettings):
         default=7, gt=0, description="Days S3 keeps a result; a done task's record goes with it."
     )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
+    ingest_rules: Annotated[tuple[IngestRule, ...], NoDecode] = Field(
+        default=DEFAULT_INGEST_RULES,
+        description=(
+            "What to do with a file dropped into incoming/ that has no function-type metadata: "
+            'a JSON array of {"prefix", "function_type", "function_args"}; the longest matching prefix wins.'
+        ),
+    )
 
     @field_validator("allowed_input_formats", mode="before")
     @classmethod
@@ -56,6 +66,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(part.strip().upper() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("ingest_rules", mode="before")
+    @classmethod
+    def _parse_rules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else ()
+        return value
+
+    @field_validator("ingest_rules")
+    @classmethod
+    def _one_rule_per_prefix(cls, rules: tuple[IngestRule, ...]) -> tuple[IngestRule, ...]:
+        prefixes = [rule.prefix for rule in rules]
+        repeated = sorted({prefix for prefix in prefixes if prefixes.count(prefix) > 1})
+        if repeated:
+            raise ValueError(f"more than one rule for the prefix {', '.join(repeated)}")
+        return rules
 
 
 @lru_cache(maxsize=1)

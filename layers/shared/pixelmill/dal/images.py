@@ -25,6 +25,8 @@ class StoredImage:
     content_type: str
     last_modified: datetime
     metadata: dict[str, str]
+    etag: str = ""
+    version_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,18 @@ class ImageStore:
         self._client = client
         self._bucket = bucket
 
-    def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
-        """A POST policy for ``key`` that S3 enforces: this content type, 1..max_bytes bytes."""
+    def presign_upload(
+        self, key: str, content_type: str, max_bytes: int, expires_in: int, metadata: dict[str, str] | None = None
+    ) -> PresignedUpload:
+        """A POST policy for ``key`` that S3 enforces: this content type, 1..max_bytes bytes,
+        and exactly this user ``metadata`` (sent as ``x-amz-meta-<name>`` fields)."""
+        fields: dict[str, Any] = {"Content-Type": content_type}
+        fields.update({f"x-amz-meta-{name}": value for name, value in (metadata or {}).items()})
         post = self._client.generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            Fields=fields,
+            Conditions=[*({name: value} for name, value in fields.items()), ["content-length-range", 1, max_bytes]],
             ExpiresIn=expires_in,
         )
         return PresignedUpload(url=post["url"], fields=post["fields"])
@@ -60,10 +67,13 @@ class ImageStore:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
         return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
-    def head(self, key: str) -> StoredImage | None:
-        """The object's size, type and metadata, or None if there is no such object."""
+    def head(self, key: str, version_id: str | None = None) -> StoredImage | None:
+        """The object's size, type and metadata (of one version, if given), or None if there is no such object."""
         try:
-            response = self._client.head_object(Bucket=self._bucket, Key=key)
+            if version_id:
+                response = self._client.head_object(Bucket=self._bucket, Key=key, VersionId=version_id)
+            else:
+                response = self._client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _MISSING:
                 return None
@@ -74,6 +84,8 @@ class ImageStore:
             content_type=response.get("ContentType", "application/octet-stream"),
             last_modified=response["LastModified"],
             metadata=response.get("Metadata", {}),
+            etag=response.get("ETag", "").strip('"'),
+            version_id=response.get("VersionId"),
         )
 
     def get(self, key: str) -> bytes:

@@ -21,7 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
 
-from pixelmill.errors import InvalidRequest
+from pixelmill.errors import InvalidRequest, TaskExists
 from pixelmill.models.task import Task, TaskStatus, utcnow
 
 if TYPE_CHECKING:
@@ -83,13 +83,18 @@ class TaskStore:
         self._ttl = ttl
 
     def create(self, task: Task) -> None:
-        """Store a new task; its id must not exist yet."""
+        """Store a new task; TaskExists if its id is already taken (a conditional write)."""
         item = task.model_dump(mode="json", exclude_none=True)
         item["kind"] = KIND
         item["expires_at"] = int((task.created_at + self._ttl).timestamp())
-        self._client.put_item(
-            TableName=self._table, Item=_serialize(item), ConditionExpression="attribute_not_exists(task_id)"
-        )
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=_serialize(item), ConditionExpression="attribute_not_exists(task_id)"
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                raise TaskExists(f"task {task.task_id} exists") from None
+            raise
 
     def get(self, task_id: str) -> Task | None:
         """The task, or None if there is no such task."""

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import json
+
 from pixelmill.dal import Stores
-from pixelmill.errors import NotFound
-from pixelmill.models.ids import image_key, new_image_id
+from pixelmill.errors import InvalidRequest, NotFound
+from pixelmill.models.ids import INCOMING_PREFIX, image_key, incoming_image_id, new_image_id
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate, PresignedPost
+from pixelmill.models.ingest import FUNCTION_ARGS_METADATA, FUNCTION_TYPE_METADATA
 from pixelmill.settings import Settings
+from pixelmill.transforms import registry
+
+# S3 keeps at most 2 KB of user metadata (names and values, UTF-8 bytes).
+MAX_METADATA_BYTES = 2048
 
 
 def create_upload(request: ImageUploadCreate, stores: Stores, settings: Settings) -> ImageUpload:
-    """A new image id and a presigned POST for it, limited to the type and size allowed."""
-    image_id = new_image_id()
+    """A new image id and a presigned POST for it, limited to the type and size allowed.
+
+    With a ``function_type`` the upload goes to ``incoming/`` with the validated
+    request in its metadata (fixed by the policy), and IngestFunction creates the
+    task when the file arrives; without one it goes to ``uploads/``.
+    """
+    metadata = _task_metadata(request)
+    if metadata is None:
+        image_id = new_image_id()
+        key = image_key(image_id)
+    else:
+        key = INCOMING_PREFIX + new_image_id()
+        image_id = incoming_image_id(key)
     post = stores.images.presign_upload(
-        image_key(image_id), request.content_type, settings.max_upload_bytes, settings.upload_url_expires_seconds
+        key, request.content_type, settings.max_upload_bytes, settings.upload_url_expires_seconds, metadata
     )
     return ImageUpload(
         image_id=image_id,
@@ -23,9 +41,29 @@ def create_upload(request: ImageUploadCreate, stores: Stores, settings: Settings
     )
 
 
+def _task_metadata(request: ImageUploadCreate) -> dict[str, str] | None:
+    """The S3 metadata asking IngestFunction for the request's task, validated like
+    POST /api/tasks/ (InvalidRequest naming the field); None when no task is asked for."""
+    if request.function_type is None:
+        if request.function_args is not None:
+            raise InvalidRequest.for_field("function_type", "function_args was given without a function_type")
+        return None
+    function = registry.parse(request.function_type, request.function_args or {})
+    arguments = json.dumps(function.model_dump(mode="json", exclude_unset=True), separators=(",", ":"))
+    metadata = {FUNCTION_TYPE_METADATA: request.function_type, FUNCTION_ARGS_METADATA: arguments}
+    if sum(len(name.encode()) + len(value.encode()) for name, value in metadata.items()) > MAX_METADATA_BYTES:
+        raise InvalidRequest.for_field(
+            "function_args", f"too long to travel with the upload (S3 keeps {MAX_METADATA_BYTES} bytes of metadata)"
+        )
+    return metadata
+
+
 def get_image(image_id: str, stores: Stores, settings: Settings) -> ImagePublic:
     """What is stored under ``image_id``; NotFound if nothing (yet)."""
-    key = image_key(image_id)
+    try:
+        key = image_key(image_id)
+    except ValueError:
+        raise InvalidRequest.for_field("image_id", "not an image id of this service") from None
     stored = stores.images.head(key)
     if stored is None:
         raise NotFound(f"no image {image_id}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pixelmill.dal import Stores
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable
 from pixelmill.models.ids import image_key, new_task_id, result_image_id
-from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskPublic, TaskStatus
+from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
 from pixelmill.transforms import registry
@@ -21,25 +22,36 @@ class TaskList:
     cursor: str | None
 
 
-def create_task(request: TaskCreate, stores: Stores, settings: Settings) -> TaskPublic:
+def create_task(request: TaskCreate, stores: Stores, settings: Settings, *, task_id: str | None = None) -> TaskPublic:
     """Validate, store and queue a task; it comes back ``queued``.
 
     Unknown functions, bad arguments and images that do not exist are refused
     (InvalidRequest) before anything is written. If the queue refuses the
     message the record is removed again, so no task waits forever as ``new``.
+    ``task_id`` is given when the id is derived from where the request came
+    from (an upload): TaskExists if that task was already created.
     """
     function = registry.parse(request.function_type, request.function_args)
     if stores.images.head(image_key(request.image_id)) is None:
         raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")
 
     task = Task(
-        task_id=new_task_id(),
+        task_id=task_id or new_task_id(),
         image_id=request.image_id,
         function_type=request.function_type,
         # As validated ("800" is stored as 800), with only what the client set.
         function_args=function.model_dump(mode="json", exclude_unset=True),
     )
     stores.tasks.create(task)
+    return queue_task(task, stores, settings)
+
+
+def queue_task(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
+    """Send a stored ``new`` task to the processor and mark it ``queued``.
+
+    If the queue refuses the message the record is removed again
+    (QueueUnavailable), so no task waits forever as ``new``.
+    """
     try:
         stores.queue.send(task.task_id)
     except Exception as error:
@@ -51,6 +63,31 @@ def create_task(request: TaskCreate, stores: Stores, settings: Settings) -> Task
     queued = stores.tasks.transition(task.task_id, TaskStatus.QUEUED, [TaskStatus.NEW])
     current = queued or stores.tasks.get(task.task_id) or task
     return to_public(current, stores, settings)
+
+
+def create_failed_task(
+    task_id: str,
+    image_id: str,
+    function_type: str,
+    function_args: dict[str, Any],
+    error: TaskError,
+    stores: Stores,
+    settings: Settings,
+) -> TaskPublic:
+    """Store a task that failed before it could start, with the reason, so that it is
+    listed like any other (an upload that asked for something invalid is not dropped
+    silently). TaskExists if ``task_id`` is taken."""
+    task = Task(
+        task_id=task_id,
+        image_id=image_id,
+        function_type=function_type,
+        function_args=function_args,
+        status=TaskStatus.FAILED,
+        error=error,
+    )
+    stores.tasks.create(task)
+    logger.warning("task failed at creation", extra={"task_id": task_id, "code": error.code, "reason": error.message})
+    return to_public(task, stores, settings)
 
 
 def get_task(task_id: str, stores: Stores, settings: Settings) -> TaskPublic:

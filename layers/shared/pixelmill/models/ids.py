@@ -1,40 +1,69 @@
-"""Identifiers: time-sortable task ids (ULID) and image ids confined to our prefixes."""
+"""Identifiers: time-sortable task ids (ULID) and image ids confined to our prefixes.
+
+Three kinds of image id, each the name of one key under one prefix and nothing else:
+``<uuidv7>`` → ``uploads/<uuidv7>`` (POST /api/images/), ``res-<task_id>`` →
+``results/res-<task_id>`` (a task's result) and ``in-<base64url>`` →
+``incoming/<key>`` (a file dropped into ``incoming/``, whose name may hold
+anything S3 allows: the base64url of its UTF-8 bytes keeps the id URL-safe and
+the decoded key can only ever be under ``incoming/``).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import time
 import uuid
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 TASK_ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 UPLOAD_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 RESULT_ID_PATTERN = r"^res-[0-9A-HJKMNP-TV-Z]{26}$"
-IMAGE_ID_PATTERN = f"({UPLOAD_ID_PATTERN})|({RESULT_ID_PATTERN})"
+UPLOADS_PREFIX = "uploads/"
+RESULTS_PREFIX = "results/"
+INCOMING_PREFIX = "incoming/"
+# S3 keys are at most 1024 UTF-8 bytes: what follows incoming/ is at most 1015, 1354 in base64.
+_MAX_INCOMING_NAME_BYTES = 1024 - len(INCOMING_PREFIX)
+INCOMING_ID_PATTERN = r"^in-[A-Za-z0-9_-]{2,1354}$"
+IMAGE_ID_PATTERN = f"({UPLOAD_ID_PATTERN})|({RESULT_ID_PATTERN})|({INCOMING_ID_PATTERN})"
+
+
+def _is_image_id(value: str) -> str:
+    image_key(value)  # the pattern cannot tell a well-formed base64 name from a broken one
+    return value
+
 
 TaskId = Annotated[str, Field(pattern=TASK_ID_PATTERN, description="Task id (ULID: sorts by creation time).")]
 ImageId = Annotated[
     str,
     Field(
         pattern=IMAGE_ID_PATTERN,
-        description="Image id: an upload's UUIDv7 from POST /api/images/, or a task result's `res-<task_id>`.",
+        description=(
+            "Image id: an upload's UUIDv7 from POST /api/images/, a task result's `res-<task_id>`, "
+            "or `in-<base64url of the name>` for a file under incoming/."
+        ),
         examples=["0197e45a-8fc5-7848-9c9f-56cc0ae0a087"],
     ),
+    AfterValidator(_is_image_id),
 ]
 
-UPLOADS_PREFIX = "uploads/"
-RESULTS_PREFIX = "results/"
 
+def new_task_id(now_ms: int | None = None, entropy: bytes | None = None) -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32.
 
-def new_task_id(now_ms: int | None = None) -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32."""
+    ``entropy`` (10 bytes) replaces the random bits, for an id derived from
+    something else (an upload's identity, so that its duplicates get the same id).
+    """
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    if entropy is not None and len(entropy) != 10:
+        raise ValueError("a ULID's entropy is 10 bytes")
+    value = (ms << 80) | int.from_bytes(os.urandom(10) if entropy is None else entropy, "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
@@ -52,10 +81,38 @@ def result_image_id(task_id: str) -> str:
     return f"res-{task_id}"
 
 
+def incoming_image_id(key: str) -> str:
+    """The image id of the object ``key`` under ``incoming/``; ValueError for any other key."""
+    name = key.removeprefix(INCOMING_PREFIX).encode()
+    if not key.startswith(INCOMING_PREFIX) or not name or len(name) > _MAX_INCOMING_NAME_BYTES:
+        raise ValueError(f"not the key of a file under {INCOMING_PREFIX}: {key!r}")
+    return "in-" + base64.urlsafe_b64encode(name).decode().rstrip("=")
+
+
+def _incoming_key(image_id: str) -> str | None:
+    """``incoming/<name>`` for an ``in-`` id that encodes a name exactly (one id per key), else None."""
+    encoded = image_id.removeprefix("in-")
+    try:
+        name = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        text = name.decode()
+    except (binascii.Error, ValueError):
+        return None
+    if not text or len(name) > _MAX_INCOMING_NAME_BYTES:
+        return None
+    # Refuse the non-canonical spellings of a name (stray low bits): one key, one id.
+    if base64.urlsafe_b64encode(name).decode().rstrip("=") != encoded:
+        return None
+    return INCOMING_PREFIX + text
+
+
 def image_key(image_id: str) -> str:
     """The S3 key of an image id; refuses anything that is not one of ours."""
     if re.fullmatch(UPLOAD_ID_PATTERN, image_id):
         return UPLOADS_PREFIX + image_id
     if re.fullmatch(RESULT_ID_PATTERN, image_id):
         return RESULTS_PREFIX + image_id
+    if re.fullmatch(INCOMING_ID_PATTERN, image_id):
+        key = _incoming_key(image_id)
+        if key is not None:
+            return key
     raise ValueError(f"not a pixelmill image id: {image_id!r}")

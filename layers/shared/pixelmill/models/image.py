@@ -13,12 +13,26 @@ UploadContentType = Literal[
 
 
 class ImageUploadCreate(BaseModel):
-    """The body of POST /api/images/: the type of the file about to be uploaded."""
+    """The body of POST /api/images/: the type of the file about to be uploaded and,
+    optionally, the task to run as soon as it is uploaded."""
 
     model_config = ConfigDict(extra="forbid")
 
     content_type: UploadContentType = Field(
         description="Content-Type of the file; the presigned POST accepts only this type."
+    )
+    function_type: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description=(
+            "Run this function on the file as soon as it is uploaded (an upload to incoming/ whose "
+            "metadata the POST policy fixes); the task is listed by GET /api/tasks/?image_id=<image_id>."
+        ),
+        examples=["thumbnail"],
+    )
+    function_args: dict[str, Any] | None = Field(
+        default=None, description="Arguments of function_type (checked now, like POST /api/tasks/).", examples=[{}]
     )
 
 

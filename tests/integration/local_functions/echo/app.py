@@ -27,4 +27,7 @@ def handler(event: dict[str, Any], context: Any) -> Any:
     if "Records" in event and event["Records"] and event["Records"][0].get("eventSource") == "aws:sqs":
         failed = [r["messageId"] for r in event["Records"] if r["body"] == "fail"]
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    keys = [r.get("s3", {}).get("object", {}).get("key", "") for r in event.get("Records", [])]
+    if any("fail" in key for key in keys):
+        raise RuntimeError(f"asked to fail on {keys}")
     return {"ok": True}

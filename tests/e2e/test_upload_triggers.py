@@ -1,0 +1,90 @@
+"""Upload triggers on the local stack: a file written to incoming/ becomes a task with no API call."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from typing import Any
+
+import requests
+from PIL import Image
+
+from tests.e2e.conftest import RunningStack
+from tests.imagegen import jpeg_bytes
+
+
+def incoming_image_id(name: str) -> str:
+    """The image id of ``incoming/<name>`` (README: Upload triggers)."""
+    return "in-" + base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def tasks_of(stack: RunningStack, image_id: str, timeout: float = 60) -> list[dict[str, Any]]:
+    """The tasks of ``image_id`` once one exists and all have finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tasks: list[dict[str, Any]] = stack.session.get(
+            f"{stack.api}/tasks/", params={"image_id": image_id}, timeout=30
+        ).json()
+        if tasks and all(task["status"] in ("done", "failed", "cancelled") for task in tasks):
+            return tasks
+        time.sleep(0.3)
+    raise AssertionError(f"no finished task for {image_id}")
+
+
+def test_a_file_dropped_into_incoming_thumbnails_becomes_a_finished_thumbnail(local_stack: RunningStack) -> None:
+    # Given the stack's bucket, written to with plain S3 calls (no API call at all)
+    s3 = local_stack.client("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "image" in b["Name"])
+
+    # When a photo is put under incoming/thumbnails/ (a name with a space, as people name files)
+    s3.put_object(
+        Bucket=bucket, Key="incoming/thumbnails/my photo.jpg", Body=jpeg_bytes(640, 480), ContentType="image/jpeg"
+    )
+
+    # Then the default rule gives one thumbnail task, which finishes with a 256 px result
+    (task,) = tasks_of(local_stack, incoming_image_id("thumbnails/my photo.jpg"))
+    assert task["function_type"] == "thumbnail"
+    assert task["status"] == "done", task["error"]
+    with Image.open(io.BytesIO(requests.get(task["result_url"], timeout=30).content)) as result:
+        assert max(result.size) == 256
+
+
+def test_an_upload_started_with_a_function_runs_it_when_the_file_arrives(local_stack: RunningStack) -> None:
+    # Given an upload started with the function to run
+    started = local_stack.session.post(
+        f"{local_stack.api}/images/",
+        json={"content_type": "image/jpeg", "function_type": "resize", "function_args": {"width": 40}},
+        timeout=30,
+    )
+    assert started.status_code == 200, started.text
+    form = started.json()["upload"]
+
+    # When the file is uploaded with the presigned POST
+    posted = requests.post(
+        form["url"], data=form["fields"], files={"file": ("a.jpg", jpeg_bytes(80, 60), "image/jpeg")}, timeout=30
+    )
+    assert posted.status_code in (200, 201, 204), posted.text
+
+    # Then the task appears by itself and finishes
+    (task,) = tasks_of(local_stack, started.json()["image_id"])
+    assert (task["function_type"], task["function_args"], task["status"]) == ("resize", {"width": 40}, "done")
+    with Image.open(io.BytesIO(requests.get(task["result_url"], timeout=30).content)) as result:
+        assert result.size == (40, 30)
+
+
+def test_bad_metadata_gives_a_failed_task_saying_why(local_stack: RunningStack) -> None:
+    s3 = local_stack.client("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "image" in b["Name"])
+
+    s3.put_object(
+        Bucket=bucket,
+        Key="incoming/odd.jpg",
+        Body=jpeg_bytes(16, 16),
+        Metadata={"function-type": "resize", "function-args": "not json"},
+    )
+
+    (task,) = tasks_of(local_stack, incoming_image_id("odd.jpg"))
+    assert task["status"] == "failed"
+    assert task["error"]["code"] == "invalid_metadata"
+    assert "function-args" in task["error"]["message"]
