@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from infra.events import LocalContext
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -237,24 +239,6 @@ class FunctionPool:
 # --- the worker side ---------------------------------------------------------------
 
 
-class _Context:
-    """The LambdaContext a handler gets, with a real countdown to the function's timeout."""
-
-    def __init__(self, request_id: str, timeout: float) -> None:
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function")
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
-        self.aws_request_id = request_id
-        region = os.environ.get("AWS_REGION", "us-east-1")
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{self.function_name}"
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + request_id.replace("-", "")
-        self._deadline = time.monotonic() + timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 def serve(code_dir: str, handler_path: str) -> None:
     """The worker's loop: import the handler, then answer one request per line until stdin closes."""
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
@@ -273,7 +257,13 @@ def serve(code_dir: str, handler_path: str) -> None:
     replies.flush()
     for line in sys.stdin:
         request = json.loads(line)
-        context = _Context(request["request_id"], float(request["timeout"]))
+        context = LocalContext(
+            function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function"),
+            timeout_seconds=float(request["timeout"]),
+            memory_limit_in_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")),
+            aws_request_id=request["request_id"],
+            region=os.environ.get("AWS_REGION", "us-east-1"),
+        )
         try:
             reply: dict[str, Any] = {"result": handler(request["event"], context)}
         except Exception as error:
