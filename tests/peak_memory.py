@@ -27,7 +27,10 @@ from tests.rastergen import write_raster
 
 source, name, args, budget, max_pixels = sys.argv[1:6]
 limits = Limits(1, 1, 1, frozenset(), int(max_pixels), int(budget))
-function = registry.parse(name, json.loads(args))
+if name == IN_MEMORY:
+    function = InMemoryReprojection(json.loads(args)["target_srs"])
+else:
+    function = registry.parse(name, json.loads(args))
 with tempfile.TemporaryDirectory() as directory:
     # Warm up: load every library and GDAL's drivers and PROJ database on a small raster.
     small = Path(directory) / "small.tif"
@@ -47,12 +50,41 @@ print(json.dumps({"before_kib": before, "after_kib": after, "seconds": seconds})
 _STATUS = """
 from pathlib import Path
 
+IN_MEMORY = "in-memory reproject"
+
+
+class InMemoryReprojection:
+    # The baseline: the whole raster read, reprojected and written in one piece.
+    def __init__(self, target_srs):
+        self.target_srs = target_srs
+
+    def run_file(self, source, workdir, limits):
+        import numpy, rasterio
+        from rasterio.warp import calculate_default_transform, reproject
+
+        with rasterio.open(source) as src:
+            transform, width, height = calculate_default_transform(
+                src.crs, self.target_srs, src.width, src.height, *src.bounds
+            )
+            data = src.read()
+            out = numpy.zeros((src.count, height, width), dtype=data.dtype)
+            reproject(data, out, src_transform=src.transform, src_crs=src.crs, src_nodata=src.nodata,
+                      dst_transform=transform, dst_crs=self.target_srs, num_threads=2)
+            profile = dict(src.profile, crs=self.target_srs, transform=transform, width=width, height=height,
+                           tiled=True, blockxsize=512, blockysize=512, compress="deflate")
+            with rasterio.open(workdir / "result.tif", "w", **profile) as dst:
+                dst.write(out)
+
 def status(field):
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise LookupError(field)
 """
+
+
+IN_MEMORY = "in-memory reproject"
+"""A ``function_type`` for ``measure``: the baseline, rasterio's reproject of the whole raster at once."""
 
 
 @dataclass(frozen=True)

@@ -486,12 +486,11 @@ def _represents_pole(crs: CRS, latitude: float) -> bool:
     return math.isfinite(length) and length < 111.3 * 100
 
 
-def _outline_in(source: DatasetReader, crs: CRS) -> tuple[list[float], list[float]]:
-    """The raster's outline, densely sampled, in ``crs`` (points PROJ cannot place left out)."""
+def _outline_in(source: DatasetReader, crs: CRS, n: int = _BOUNDARY_POINTS) -> tuple[list[float], list[float]]:
+    """The raster's outline, ``n`` points per edge, in ``crs`` (points PROJ cannot place left out)."""
     from rasterio.warp import transform
 
     left, bottom, right, top = source.bounds
-    n = _BOUNDARY_POINTS
     xs: list[float] = []
     ys: list[float] = []
     for (x0, y0), (x1, y1) in (
@@ -535,6 +534,7 @@ def warp_to_geotiff(
     """
     import rasterio
     from rasterio.enums import Resampling
+    from rasterio.features import geometry_mask
     from rasterio.vrt import WarpedVRT
 
     count, dtype = source.count, source.dtypes[0]
@@ -542,15 +542,19 @@ def warp_to_geotiff(
     dst_nodata = source.nodata if nodata is None else nodata
     check_nodata(dst_nodata, dtype)
     write_mask = dst_nodata is None and not has_alpha_band(source)
+    # The mask of a source valid everywhere is its outline, rasterized per window: asking the
+    # warper for it (an alpha band) takes it off its fast paths, about twice as slow.
+    footprint = footprint_in(source, grid.crs) if write_mask and not has_dataset_mask(source) else None
+    warp_alpha = write_mask and footprint is None
 
     # A quarter of the budget to the warper's own buffers (GDAL counts them in whole MiB), the rest
     # to the windows we read from it.
     budget = limits.raster_memory_bytes
     warp_mib = max(1, budget // 4 // MIB)
     itemsize = max_itemsize(source.dtypes)
-    windows = plan_windows(
-        grid.height, grid.width, (count + int(write_mask)) * itemsize, max(budget - warp_mib * MIB, budget // 2)
-    )
+    # Per pixel of a window: its bands, and the mask as made (alpha band or rasterized outline) and written.
+    per_pixel = (count + int(warp_alpha)) * itemsize + (3 if write_mask else 0)
+    windows = plan_windows(grid.height, grid.width, per_pixel, max(budget - warp_mib * MIB, budget // 2))
     options: dict[str, Any] = {} if dst_nodata is None else {"nodata": dst_nodata}
     profile = geotiff_profile(
         width=grid.width,
@@ -572,7 +576,7 @@ def warp_to_geotiff(
             width=grid.width,
             height=grid.height,
             resampling=Resampling[resampling],
-            add_alpha=write_mask,
+            add_alpha=warp_alpha,
             warp_mem_limit=warp_mib,
             NUM_THREADS=gdal_threads(),
             **options,
@@ -582,12 +586,33 @@ def warp_to_geotiff(
         copy_description(source, destination)
         for done, window in enumerate(windows, start=1):
             data = vrt.read(window=window)
-            if write_mask:
-                destination.write(data[:count], window=window)
+            destination.write(data[:count], window=window)
+            if warp_alpha:
                 destination.write_mask(data[count] > 0, window=window)
-            else:
-                destination.write(data, window=window)
+            elif footprint is not None:
+                shape = (int(window.height), int(window.width))
+                transform = destination.window_transform(window)
+                destination.write_mask(geometry_mask([footprint], shape, transform, invert=True), window=window)
             progress(100 * done // len(windows))
+
+
+def has_dataset_mask(source: DatasetReader) -> bool:
+    """Whether ``source`` marks validity with a per-dataset mask (not nodata, not alpha)."""
+    from rasterio.enums import MaskFlags
+
+    flags = source.mask_flag_enums[0]
+    return MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags and MaskFlags.nodata not in flags
+
+
+_FOOTPRINT_POINTS = 256
+"""Points per edge of a raster's outline rasterized as a mask: far below a pixel's error."""
+
+
+def footprint_in(source: DatasetReader, crs: CRS) -> dict[str, Any]:
+    """The raster's outline in ``crs`` as a GeoJSON polygon."""
+    xs, ys = _outline_in(source, crs, _FOOTPRINT_POINTS)
+    ring = [[x, y] for x, y in zip(xs, ys, strict=True)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
 # ---------------------------------------------------------------- the base class

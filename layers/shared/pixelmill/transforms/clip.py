@@ -17,6 +17,7 @@ from pixelmill.transforms._raster import (
     copy_description,
     geotiff_profile,
     has_alpha_band,
+    has_dataset_mask,
     max_itemsize,
     north_up_bounds,
     parse_crs,
@@ -144,7 +145,7 @@ class Clip(RasterFunction):
         nodata, alpha = source.nodata, has_alpha_band(source)
         alpha_bands = [index for index, colour in enumerate(source.colorinterp) if colour is ColorInterp.alpha]
         # Invalid pixels keep their marker: nodata, else alpha, else a mask (the source's, or new for a geometry).
-        write_mask = nodata is None and not alpha and (shape is not None or _has_dataset_mask(source))
+        write_mask = nodata is None and not alpha and (shape is not None or has_dataset_mask(source))
         count = source.count
         profile = geotiff_profile(
             width=int(region.width),
@@ -218,11 +219,3 @@ def _covering_window(source: DatasetReader, box: tuple[float, float, float, floa
     if col_stop <= col_start or row_stop <= row_start:
         raise ProcessingError("the region does not overlap the raster", code="outside_raster")
     return Window(col_start, row_start, col_stop - col_start, row_stop - row_start)
-
-
-def _has_dataset_mask(source: DatasetReader) -> bool:
-    """Whether ``source`` marks validity with a per-dataset mask (not nodata, not alpha)."""
-    from rasterio.enums import MaskFlags
-
-    flags = source.mask_flag_enums[0]
-    return MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags and MaskFlags.nodata not in flags
