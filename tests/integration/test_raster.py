@@ -118,3 +118,13 @@ def test_a_bad_target_srs_is_refused_at_post_naming_the_field(stack: Stack) -> N
     assert response.status == 400
     assert [error["field"] for error in response.json()["errors"]] == ["function_args.target_srs"]
     assert stack.queue_depth(stack.queue_url) == 0
+
+
+def test_a_json_result_too_large_for_the_task_record_is_only_at_result_url(stack: Stack) -> None:
+    # Given a raster of 400 bands: its description is well over 64 KiB of JSON
+    source = raster_bytes(8, 8, bands=400, crs="EPSG:32632", bounds=ALPS_UTM32, tiled=False)
+    task = _run(stack, stack.upload(source, "image/tiff"), "raster_info", {})
+    assert task["status"] == "done", task["error"]
+    assert task["result"] is None
+    described = json.loads(requests.get(task["result_url"], timeout=30).content)
+    assert len(described["bands"]) == 400

@@ -92,8 +92,8 @@ def test_clip_to_a_bbox_in_the_raster_crs_copies_those_pixels(limits: Limits) ->
     source_bytes = raster_bytes(240, 200, bands=3, dtype="int16", crs="EPSG:32632", bounds=ALPS_UTM32, nodata=-1)
     with open_raster_bytes(source_bytes) as source:
         # A box on pixel edges, columns 30..130 and rows 20..70
-        left, top = source.transform * (30, 20)
-        right, bottom = source.transform * (130, 70)
+        left, top = source.transform @ (30, 20)
+        right, bottom = source.transform @ (130, 70)
         rendered = registry.parse("clip", {"bbox": [left, bottom, right, top]}).run(source_bytes, limits)
         with open_raster_bytes(rendered.data) as result:
             assert (result.width, result.height) == (100, 50)

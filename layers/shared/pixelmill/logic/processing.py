@@ -145,10 +145,21 @@ def _task_result(rendered: Rendered | RenderedFile) -> dict[str, Any] | None:
     """The JSON result to keep on the task record, if there is one and it is small enough."""
     if not isinstance(rendered, Rendered) or rendered.document is None:
         return None
-    if len(json.dumps(rendered.document)) > MAX_TASK_RESULT_BYTES:
-        logger.info("JSON result too large for the task record; it is only at result_url")
+    if len(json.dumps(rendered.document)) > MAX_TASK_RESULT_BYTES or not _storable(rendered.document):
+        logger.info("JSON result not kept on the task record; it is only at result_url")
         return None
     return rendered.document
+
+
+def _storable(value: Any) -> bool:
+    """Whether DynamoDB can hold every number in ``value`` (magnitudes 1e-130 to 1e126)."""
+    if isinstance(value, dict):
+        return all(_storable(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, float):
+        return value == 0 or 1e-130 <= abs(value) < 1e126
+    return True
 
 
 def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Rendered | RenderedFile:

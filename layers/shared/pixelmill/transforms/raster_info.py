@@ -100,8 +100,12 @@ def describe(source: DatasetReader) -> dict[str, Any]:
     left, bottom, right, top = source.bounds
     wgs84 = None
     if source.crs is not None:
-        west, south, east, north = transform_bounds(source.crs, "EPSG:4326", left, bottom, right, top, densify_pts=21)
-        wgs84 = {"west": west, "south": south, "east": east, "north": north}
+        try:
+            corners = transform_bounds(source.crs, "EPSG:4326", left, bottom, right, top, densify_pts=21)
+        except Exception:  # a CRS PROJ cannot relate to WGS84 (another planet's): no WGS84 bounds
+            corners = None
+        if corners is not None and all(math.isfinite(value) for value in corners):
+            wgs84 = dict(zip(("west", "south", "east", "north"), corners, strict=True))
     profile = source.profile
     return {
         "driver": source.driver,
