@@ -65,8 +65,9 @@ clean:  ## remove the virtualenvs and build output
 
 include infra/sam.mk
 
-bench: install  ## photo benchmarks: ratios against a plain-Pillow baseline in the same process
+bench: install  ## photo and raster benchmarks: ratios against plain Pillow / rasterio in the same process, raster peak memory
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py
+	PYTHONPATH=layers/shared:. $(BIN)/python bench/raster.py
 
 openapi: install  ## rewrite docs/openapi.json from the API's routes and models
 	PYTHONPATH=layers/shared:. $(BIN)/python -m infra.openapi

@@ -319,3 +319,19 @@ def test_the_stack_recovers_when_the_emulator_is_reset(tmp_path: Path) -> None:
         assert wait_all(stack, [task["task_id"]])[task["task_id"]]["status"] == "done"
     finally:
         assert stack.stop() == 0, stack.log()
+
+
+def test_the_seed_example_change_projection_to_web_mercator_runs_on_the_local_stack(local_stack: RunningStack) -> None:
+    from rasterio.crs import CRS  # import rasterio only where a raster is needed
+
+    from tests.rastergen import open_raster_bytes, raster_bytes
+
+    image_id = upload(local_stack, raster_bytes(120, 100, bands=3), "image/tiff")
+
+    task = create(local_stack, image_id, "change_projection", {"target_srs": "EPSG:3857"})
+    (finished,) = wait_all(local_stack, [task["task_id"]]).values()
+
+    assert finished["status"] == "done", finished["error"]
+    with open_raster_bytes(requests.get(finished["result_url"], timeout=30).content) as result:
+        assert result.crs == CRS.from_epsg(3857)
+        assert result.count == 3

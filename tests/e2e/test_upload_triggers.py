@@ -88,3 +88,21 @@ def test_bad_metadata_gives_a_failed_task_saying_why(local_stack: RunningStack) 
     assert task["status"] == "failed"
     assert task["error"]["code"] == "invalid_metadata"
     assert "function-args" in task["error"]["message"]
+
+
+def test_a_geotiff_dropped_into_incoming_web_mercator_is_reprojected(local_stack: RunningStack) -> None:
+    from rasterio.crs import CRS
+
+    from tests.rastergen import open_raster_bytes, raster_bytes
+
+    s3 = local_stack.client("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "image" in b["Name"])
+
+    s3.put_object(
+        Bucket=bucket, Key="incoming/web-mercator/scene.tif", Body=raster_bytes(64, 48), ContentType="image/tiff"
+    )
+
+    (task,) = tasks_of(local_stack, incoming_image_id("web-mercator/scene.tif"))
+    assert (task["function_type"], task["status"]) == ("change_projection", "done"), task["error"]
+    with open_raster_bytes(requests.get(task["result_url"], timeout=30).content) as result:
+        assert result.crs == CRS.from_epsg(3857)

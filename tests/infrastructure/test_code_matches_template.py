@@ -42,6 +42,8 @@ WIRED_TO = {
     "PIXELMILL_MAX_OUTPUT_PIXELS": "MaxOutputPixels",
     "PIXELMILL_MAX_ANIMATION_FRAMES": "MaxAnimationFrames",
     "PIXELMILL_ALLOWED_INPUT_FORMATS": "AllowedInputFormats",
+    "PIXELMILL_MAX_RASTER_PIXELS": "MaxRasterPixels",
+    "PIXELMILL_RASTER_MEMORY_MIB": "RasterMemoryMiB",
     "PIXELMILL_TASK_TIMEOUT_SECONDS": "TaskTimeoutSeconds",
     "PIXELMILL_MAX_RECEIVE_COUNT": "MaxReceiveCount",
     "PIXELMILL_TASK_TTL_DAYS": "TaskTtlDays",

@@ -117,10 +117,29 @@ def test_function_sizes_and_timeouts(template: Template) -> None:
     assert fns["ApiFunction"]["Timeout"] <= API_GATEWAY_MAX_TIMEOUT
     assert fns["ProcessorFunction"]["MemorySize"] == 2048
     assert fns["ProcessorFunction"]["Timeout"] == 300
-    assert fns["ProcessorFunction"]["EphemeralStorage"]["Size"] >= 512
+    assert fns["ProcessorFunction"]["EphemeralStorage"]["Size"] >= 4096  # rasters go through /tmp
     for logical_id, properties in fns.items():
         assert 0 < properties["Timeout"] <= LAMBDA_MAX_TIMEOUT, logical_id
         assert properties["Handler"] == "app.lambda_handler", logical_id
+
+
+def test_processor_sets_gdal_from_its_environment_within_its_memory(template: Template) -> None:
+    # Given the processor's environment and memory, and the raster working-memory parameter
+    processor = functions(template)["ProcessorFunction"]
+    env = environment(processor)
+    # Then GDAL lists no directory on open (no side-car file is looked for), uses every CPU
+    assert env["GDAL_DISABLE_READDIR_ON_OPEN"] == "EMPTY_DIR"
+    assert env["GDAL_NUM_THREADS"] == "ALL_CPUS"
+    # And its cache plus the largest allowed raster budget leave room for Python and the libraries
+    cache_mb = int(env["GDAL_CACHEMAX"])
+    budget = template["Parameters"]["RasterMemoryMiB"]
+    assert ref_target(env["PIXELMILL_RASTER_MEMORY_MIB"]) == "RasterMemoryMiB"
+    assert budget["MinValue"] <= budget["Default"] <= budget["MaxValue"]
+    assert cache_mb + budget["MaxValue"] + 512 <= processor["MemorySize"]
+    # And only the processor runs GDAL on rasters
+    assert not any(
+        "GDAL_CACHEMAX" in environment(p) for name, p in functions(template).items() if name != "ProcessorFunction"
+    )
 
 
 def test_queue_visibility_timeout_is_six_times_the_consumer_timeout(template: Template) -> None:
@@ -461,6 +480,8 @@ def test_limit_parameters_and_their_defaults(template: Template) -> None:
         "MaxReceiveCount": 3,
         "ResultRetentionDays": 7,
         "TaskTtlDays": 30,
+        "MaxRasterPixels": 1000000000,
+        "RasterMemoryMiB": 512,
     }
     assert {name: _default(template, name) for name in defaults} == defaults
     assert template["Parameters"]["AllowedInputFormats"]["Default"] == "JPEG,PNG,WEBP,GIF,TIFF,BMP,AVIF"

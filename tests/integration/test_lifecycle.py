@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -168,16 +169,16 @@ def test_transient_fault_is_retried_then_succeeds(stack: Stack, monkeypatch: pyt
     # Given S3 fails once while the source is read
     task = _create(stack, stack.upload(_jpeg()), width=64)
     _redeliver_at_once(stack)
-    real_get = ImageStore.get
+    real_download = ImageStore.download
     calls = {"n": 0}
 
-    def flaky_get(self: ImageStore, key: str) -> bytes:
+    def flaky_download(self: ImageStore, key: str, path: Path) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "GetObject")
-        return real_get(self, key)
+        real_download(self, key, path)
 
-    monkeypatch.setattr(ImageStore, "get", flaky_get)
+    monkeypatch.setattr(ImageStore, "download", flaky_download)
 
     # When the first delivery fails
     first = stack.process_batch()
@@ -199,10 +200,10 @@ def test_persistent_fault_marks_the_task_failed_on_the_last_receive_and_the_mess
     task = _create(stack, stack.upload(_jpeg()), width=64)
     _redeliver_at_once(stack)
 
-    def broken_get(self: ImageStore, key: str) -> bytes:
+    def broken_download(self: ImageStore, key: str, path: Path) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "throttled"}}, "GetObject")
 
-    monkeypatch.setattr(ImageStore, "get", broken_get)
+    monkeypatch.setattr(ImageStore, "download", broken_download)
 
     # When every allowed receive fails (3, the template's MaxReceiveCount)
     for attempt in (1, 2, 3):

@@ -17,4 +17,6 @@ def limits() -> Limits:
         max_output_pixels=20_000_000,
         max_animation_frames=50,
         allowed_input_formats=ALL_PHOTO_FORMATS,
+        max_raster_pixels=200_000_000,
+        raster_memory_bytes=64 * 1024 * 1024,
     )

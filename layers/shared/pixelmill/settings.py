@@ -38,6 +38,19 @@ class Settings(BaseSettings):
         default=frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"}),
         description="Pillow format names a source may have (comma-separated in the environment).",
     )
+    max_raster_pixels: int = Field(
+        default=1_000_000_000,
+        gt=0,
+        description="Largest raster, source or result, as width × height × bands (rasters are processed in windows).",
+    )
+    raster_memory_mib: int = Field(
+        default=512,
+        ge=16,
+        description=(
+            "Working memory (MiB) of a raster function's pixels: rasters are read, warped and written window by "
+            "window within it, whatever their size. GDAL's block cache (GDAL_CACHEMAX) comes on top."
+        ),
+    )
 
     task_timeout_seconds: float = Field(
         default=50.0, gt=0, description="Processing time allowed to one task; below the Lambda timeout."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -97,6 +98,21 @@ class ImageStore:
                 raise NotFound(f"no object {key}") from None
             raise
         return response["Body"].read()
+
+    def download(self, key: str, path: Path) -> None:
+        """Write the object to ``path``, streamed (it never sits whole in memory); NotFound if it is gone."""
+        try:
+            self._client.download_file(self._bucket, key, str(path))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                raise NotFound(f"no object {key}") from None
+            raise
+
+    def put_file(self, key: str, path: Path, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        """Upload the file at ``path`` to ``key`` (multipart when large; overwriting, as ``put``)."""
+        self._client.upload_file(
+            str(path), self._bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": metadata or {}}
+        )
 
     def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
         """Write ``data`` at ``key`` (overwriting: a retried task replaces its own result)."""

@@ -8,12 +8,16 @@ dead-letter queue, so no task is left ``processing``.
 
 from __future__ import annotations
 
+import json
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
@@ -25,12 +29,16 @@ from pixelmill.models.ids import image_key, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
-from pixelmill.transforms import Limits, Rendered, registry
+from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
 
 # Share of the progress bar each stage ends at; the transform reports in between.
 PROGRESS_STARTED = 5
 PROGRESS_DOWNLOADED = 20
 PROGRESS_TRANSFORMED = 90
+
+MAX_TASK_RESULT_BYTES = 64 * 1024
+"""Largest JSON result kept on the task record itself (DynamoDB items hold 400 KB); larger
+ones are only at the result's URL."""
 
 
 class TaskDeferred(Exception):
@@ -55,11 +63,13 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
     if started is None:
         return None
     clock = time.monotonic()
+    key = image_key(result_image_id(task_id))
     try:
-        with deadline(timeout):
-            rendered = _render(started, stores, settings)
-        key = image_key(result_image_id(task_id))
-        stores.images.put(key, rendered.data, rendered.content_type, {"task-id": task_id})
+        # Source, scratch files and result live in ephemeral storage for this task only (Lambda
+        # keeps /tmp between invocations), removed once the deadline is lifted: never half-way.
+        with tempfile.TemporaryDirectory(prefix="pixelmill-task-") as scratch, deadline(timeout):
+            rendered = _render(started, stores, settings, Path(scratch))
+            _store(rendered, key, task_id, stores)
     except ProcessingError as error:
         return _fail(task_id, error.code, error.message, stores, time.monotonic() - clock)
     except Exception as error:
@@ -78,6 +88,7 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
         duration=round(time.monotonic() - clock, 3),
         new_image_id=result_image_id(task_id),
         result_extension=rendered.extension,
+        result=_task_result(rendered),
         expires_at=int(time.time()) + keep_days * 86400,
     )
     if done is None:
@@ -121,8 +132,38 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
     return failed
 
 
-def _render(task: Task, stores: Stores, settings: Settings) -> Rendered:
-    """Download the source and run the task's function on it."""
+def _store(rendered: Rendered | RenderedFile, key: str, task_id: str, stores: Stores) -> None:
+    """Upload the result: from memory, or streamed from its file."""
+    metadata = {"task-id": task_id}
+    if isinstance(rendered, RenderedFile):
+        stores.images.put_file(key, rendered.path, rendered.content_type, metadata)
+    else:
+        stores.images.put(key, rendered.data, rendered.content_type, metadata)
+
+
+def _task_result(rendered: Rendered | RenderedFile) -> dict[str, Any] | None:
+    """The JSON result to keep on the task record, if there is one and it is small enough."""
+    if not isinstance(rendered, Rendered) or rendered.document is None:
+        return None
+    if len(json.dumps(rendered.document)) > MAX_TASK_RESULT_BYTES or not _storable(rendered.document):
+        logger.info("JSON result not kept on the task record; it is only at result_url")
+        return None
+    return rendered.document
+
+
+def _storable(value: Any) -> bool:
+    """Whether DynamoDB can hold every number in ``value`` (magnitudes 1e-130 to 1e126)."""
+    if isinstance(value, dict):
+        return all(_storable(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, float):
+        return value == 0 or 1e-130 <= abs(value) < 1e126
+    return True
+
+
+def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Rendered | RenderedFile:
+    """Download the source into ``scratch`` and run the task's function on it."""
     try:
         function = registry.parse(task.function_type, task.function_args)
     except Exception as error:  # validated at POST; only a changed catalog gets here
@@ -135,7 +176,8 @@ def _render(task: Task, stores: Stores, settings: Settings) -> Rendered:
         # Presigned POST limits are enforced by S3, not by every emulator: check again.
         if stored.size > settings.max_upload_bytes:
             raise ImageTooLarge(f"source is {stored.size} bytes; the limit is {settings.max_upload_bytes}")
-        source = stores.images.get(key)
+        source = scratch / "source"
+        stores.images.download(key, source)
     except NotFound:  # gone between the POST and now (or between HEAD and GET)
         raise ProcessingError(f"image {task.image_id} no longer exists", "image_not_found") from None
     stores.tasks.set_progress(task.task_id, PROGRESS_DOWNLOADED)
@@ -149,8 +191,10 @@ def _render(task: Task, stores: Stores, settings: Settings) -> Rendered:
             stores.tasks.set_progress(task.task_id, overall)
             reported = overall
 
+    workdir = scratch / "work"
+    workdir.mkdir()
     try:
-        return function.run(source, Limits.from_settings(settings), progress)
+        return function.run_file(source, workdir, Limits.from_settings(settings), progress)
     except ProcessingError:
         raise
     except MemoryError:

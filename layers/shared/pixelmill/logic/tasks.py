@@ -150,4 +150,5 @@ def to_public(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
         new_image_id=task.new_image_id,
         result_url=result_url,
         error=task.error,
+        result=task.result if task.status is TaskStatus.DONE else None,
     )

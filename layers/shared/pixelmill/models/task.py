@@ -70,10 +70,11 @@ class Task(BaseModel):
     new_image_id: str | None = None
     error: TaskError | None = None
     result_extension: str | None = None
+    result: dict[str, Any] | None = None
 
 
 class TaskPublic(BaseModel):
-    """A task as the API returns it: the seed's fields plus progress, result_url and error."""
+    """A task as the API returns it: the seed's fields plus progress, result_url, error and result."""
 
     task_id: str = Field(description="Time-sortable id (ULID).")
     image_id: str
@@ -87,3 +88,10 @@ class TaskPublic(BaseModel):
     new_image_id: str | None = Field(description="Id of the result image, once done.")
     result_url: str | None = Field(description="Presigned download URL of the result, once done.")
     error: TaskError | None = Field(description="Why the task failed, once failed.")
+    result: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "The JSON result of a function that describes its source rather than transforming it (raster_info), "
+            "once done; the same JSON is at result_url. Left out (null) when larger than 64 KiB."
+        ),
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered
+from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, RenderedFile
 from pixelmill.transforms.registry import FunctionInfo, FunctionRegistry
 
 registry = FunctionRegistry()
@@ -21,4 +21,13 @@ for _module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_module.name}")
 registry.close()
 
-__all__ = ["FunctionInfo", "FunctionRegistry", "ImageFunction", "Limits", "Progress", "Rendered", "registry"]
+__all__ = [
+    "FunctionInfo",
+    "FunctionRegistry",
+    "ImageFunction",
+    "Limits",
+    "Progress",
+    "Rendered",
+    "RenderedFile",
+    "registry",
+]

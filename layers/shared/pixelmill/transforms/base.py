@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from pixelmill.settings import Settings
+from pixelmill.settings import MIB, Settings
 
 Progress = Callable[[int], None]
 """Called with a percentage (0..100) of the transform's own work as it goes."""
@@ -27,6 +28,10 @@ class Limits:
     max_output_pixels: int
     max_animation_frames: int
     allowed_input_formats: frozenset[str]
+    max_raster_pixels: int
+    """Largest raster, source or result, as width × height × bands."""
+    raster_memory_bytes: int
+    """Working memory a raster function may use for pixels: it works window by window within it."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -36,6 +41,8 @@ class Limits:
             max_output_pixels=settings.max_output_pixels,
             max_animation_frames=settings.max_animation_frames,
             allowed_input_formats=settings.allowed_input_formats,
+            max_raster_pixels=settings.max_raster_pixels,
+            raster_memory_bytes=settings.raster_memory_mib * MIB,
         )
 
 
@@ -47,6 +54,22 @@ class Rendered:
     content_type: str
     extension: str
     metadata: dict[str, Any] | None = None
+    document: dict[str, Any] | None = None
+    """A JSON result shown on the task itself (``raster_info``); ``data`` is the same JSON."""
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A transform's result written to a file: rasters that need not fit in memory."""
+
+    path: Path
+    content_type: str
+    extension: str
+    metadata: dict[str, Any] | None = None
+
+    def read(self) -> Rendered:
+        """The same result in memory."""
+        return Rendered(self.path.read_bytes(), self.content_type, self.extension, self.metadata)
 
 
 class ImageFunction(BaseModel):
@@ -68,6 +91,16 @@ class ImageFunction(BaseModel):
         that will not succeed on retry: undecodable input, limits exceeded.
         """
         raise NotImplementedError
+
+    def run_file(
+        self, source: Path, workdir: Path, limits: Limits, progress: Progress = no_progress
+    ) -> Rendered | RenderedFile:
+        """Transform the file at ``source``: the worker's entry point (sources are
+        downloaded to ephemeral storage). A function whose result need not fit in
+        memory writes it under ``workdir`` (an empty directory of its own) and
+        returns a RenderedFile. The default runs ``run`` on the file's bytes.
+        """
+        return self.run(source.read_bytes(), limits, progress)
 
     @classmethod
     def on_registry_closed(cls, registry: Any) -> None:
