@@ -375,7 +375,8 @@ class LocalStack:
         return [self.template.physical_ids[name] for name in self.template.resources_of_type(resource_type)]
 
     def _queue_urls(self) -> dict[str, str]:
-        """Every queue the stack uses, by name: the template's and the local notification queues."""
+        """Every queue the stack uses, by name: the template's and the local notification queues
+        (created if need be: a restore fills them before the notifications are switched on)."""
         urls = {self.template.attributes[(name, "QueueName")]: url for name, url in self._template_queues().items()}
         sqs: SQSClient = boto3.client("sqs")
         for subscription in self._subscriptions:
@@ -414,9 +415,9 @@ class LocalStack:
                     triggers.append(f"S3 {props['Events']} {where}".rstrip())
                 elif event["Type"] == "Schedule":
                     triggers.append(str(props["Schedule"]))
-            summary = (
-                f"{len(triggers)} API routes" if all(" /" in t for t in triggers) and triggers else ", ".join(triggers)
-            )
+            routes = [trigger for trigger in triggers if " /" in trigger]
+            others = [trigger for trigger in triggers if " /" not in trigger]
+            summary = ", ".join(([f"{len(routes)} API routes"] if routes else []) + others)
             rows.append(("function", f"{function}: {summary}"))
         data = str(self.options.data_dir) if self.options.data_dir else "not kept (make dev KEEP_DATA=1 keeps it)"
         rows.append(("data", data))

@@ -32,18 +32,20 @@ def tasks_of(stack: RunningStack, image_id: str, timeout: float = 60) -> list[di
     raise AssertionError(f"no finished task for {image_id}")
 
 
-def test_a_file_dropped_into_incoming_thumbnails_becomes_a_finished_thumbnail(local_stack: RunningStack) -> None:
-    # Given the stack's bucket, written to with plain S3 calls (no API call at all)
-    s3 = local_stack.client("s3")
+def drop(stack: RunningStack, name: str, body: bytes, **extra: Any) -> str:
+    """Put ``body`` at ``incoming/<name>`` with plain S3 calls (no API call); returns its image id."""
+    s3 = stack.client("s3")
     bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "image" in b["Name"])
+    s3.put_object(Bucket=bucket, Key=f"incoming/{name}", Body=body, **extra)
+    return incoming_image_id(name)
 
+
+def test_a_file_dropped_into_incoming_thumbnails_becomes_a_finished_thumbnail(local_stack: RunningStack) -> None:
     # When a photo is put under incoming/thumbnails/ (a name with a space, as people name files)
-    s3.put_object(
-        Bucket=bucket, Key="incoming/thumbnails/my photo.jpg", Body=jpeg_bytes(640, 480), ContentType="image/jpeg"
-    )
+    image_id = drop(local_stack, "thumbnails/my photo.jpg", jpeg_bytes(640, 480), ContentType="image/jpeg")
 
     # Then the default rule gives one thumbnail task, which finishes with a 256 px result
-    (task,) = tasks_of(local_stack, incoming_image_id("thumbnails/my photo.jpg"))
+    (task,) = tasks_of(local_stack, image_id)
     assert task["function_type"] == "thumbnail"
     assert task["status"] == "done", task["error"]
     with Image.open(io.BytesIO(requests.get(task["result_url"], timeout=30).content)) as result:
@@ -74,17 +76,10 @@ def test_an_upload_started_with_a_function_runs_it_when_the_file_arrives(local_s
 
 
 def test_bad_metadata_gives_a_failed_task_saying_why(local_stack: RunningStack) -> None:
-    s3 = local_stack.client("s3")
-    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "image" in b["Name"])
+    metadata = {"function-type": "resize", "function-args": "not json"}
+    image_id = drop(local_stack, "odd.jpg", jpeg_bytes(16, 16), Metadata=metadata)
 
-    s3.put_object(
-        Bucket=bucket,
-        Key="incoming/odd.jpg",
-        Body=jpeg_bytes(16, 16),
-        Metadata={"function-type": "resize", "function-args": "not json"},
-    )
-
-    (task,) = tasks_of(local_stack, incoming_image_id("odd.jpg"))
+    (task,) = tasks_of(local_stack, image_id)
     assert task["status"] == "failed"
     assert task["error"]["code"] == "invalid_metadata"
     assert "function-args" in task["error"]["message"]
@@ -95,14 +90,9 @@ def test_a_geotiff_dropped_into_incoming_web_mercator_is_reprojected(local_stack
 
     from tests.rastergen import open_raster_bytes, raster_bytes
 
-    s3 = local_stack.client("s3")
-    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "image" in b["Name"])
+    image_id = drop(local_stack, "web-mercator/scene.tif", raster_bytes(64, 48), ContentType="image/tiff")
 
-    s3.put_object(
-        Bucket=bucket, Key="incoming/web-mercator/scene.tif", Body=raster_bytes(64, 48), ContentType="image/tiff"
-    )
-
-    (task,) = tasks_of(local_stack, incoming_image_id("web-mercator/scene.tif"))
+    (task,) = tasks_of(local_stack, image_id)
     assert (task["function_type"], task["status"]) == ("change_projection", "done"), task["error"]
     with open_raster_bytes(requests.get(task["result_url"], timeout=30).content) as result:
         assert result.crs == CRS.from_epsg(3857)
