@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import io
 import math
-import statistics
-import time
 from collections.abc import Callable
 
 from PIL import Image, ImageChops, ImageOps
 
+from bench.timing import interleaved_medians
 from pixelmill.settings import Settings
 from pixelmill.transforms import Limits, registry
 
@@ -30,16 +29,6 @@ def photo_like_jpeg(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def median_seconds(work: Callable[[], object]) -> float:
-    return statistics.median(_timed(work) for _ in range(ROUNDS))
-
-
-def _timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
-
-
 def psnr(a: Image.Image, b: Image.Image) -> float:
     """Peak signal-to-noise ratio of two same-size RGB images, in dB."""
     histogram = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).histogram()
@@ -50,11 +39,7 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 def compare(name: str, baseline: Callable[[], object], ours: Callable[[], object]) -> tuple[float, float]:
     """Interleave the two so both see the same machine load; return (baseline, ours) medians."""
-    base_times, our_times = [], []
-    for _ in range(ROUNDS):
-        base_times.append(_timed(baseline))
-        our_times.append(_timed(ours))
-    base, mine = statistics.median(base_times), statistics.median(our_times)
+    base, mine = interleaved_medians(baseline, ours, ROUNDS)
     print(f"{name:<46} {base / mine:5.2f}x   (baseline {base * 1000:7.1f} ms, pixelmill {mine * 1000:7.1f} ms)")  # noqa: T201
     return base, mine
 

@@ -9,7 +9,6 @@ allocated GDAL memory included. Run with ``make bench``.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from bench.timing import interleaved_medians
 from pixelmill.transforms import Limits, registry
 from tests.peak_memory import IN_MEMORY, ROOT, measure
 from tests.rastergen import write_raster
@@ -30,19 +30,9 @@ ROUNDS = 3
 MIB = 1024 * 1024
 
 
-def _timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
-
-
 def compare(name: str, baseline: Callable[[], object], ours: Callable[[], object]) -> None:
     """Interleave the two so both see the same machine load; print the ratio of medians."""
-    base_times, our_times = [], []
-    for _ in range(ROUNDS):
-        base_times.append(_timed(baseline))
-        our_times.append(_timed(ours))
-    base, mine = statistics.median(base_times), statistics.median(our_times)
+    base, mine = interleaved_medians(baseline, ours, ROUNDS)
     print(f"{name:<58} {base / mine:5.2f}x   (baseline {base:6.2f} s, pixelmill {mine:6.2f} s)")  # noqa: T201
 
 

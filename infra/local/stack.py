@@ -279,7 +279,7 @@ class LocalStack:
         sqs: SQSClient = boto3.client("sqs")
         by_bucket: dict[str, list[dict[str, Any]]] = {}
         for subscription in self._subscriptions:
-            url = sqs.create_queue(QueueName=subscription.queue_name)["QueueUrl"]
+            url = self._notification_queue(subscription)
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             configuration: dict[str, Any] = {"Id": subscription.event, "QueueArn": arn, "Events": subscription.events}
             if subscription.rules:
@@ -319,9 +319,8 @@ class LocalStack:
                     reconnect=self.reprovision,
                 )
             )
-        sqs: SQSClient = boto3.client("sqs")
         for subscription in self._subscriptions:
-            url = sqs.get_queue_url(QueueName=subscription.queue_name)["QueueUrl"]
+            url = self._notification_queue(subscription)
             retries, dead_letter_url = self._async_failure_handling(subscription.function)
             sources.append(
                 S3EventSource(
@@ -375,13 +374,17 @@ class LocalStack:
         return [self.template.physical_ids[name] for name in self.template.resources_of_type(resource_type)]
 
     def _queue_urls(self) -> dict[str, str]:
-        """Every queue the stack uses, by name: the template's and the local notification queues
-        (created if need be: a restore fills them before the notifications are switched on)."""
+        """Every queue the stack uses, by name: the template's and the local notification queues."""
         urls = {self.template.attributes[(name, "QueueName")]: url for name, url in self._template_queues().items()}
-        sqs: SQSClient = boto3.client("sqs")
         for subscription in self._subscriptions:
-            urls[subscription.queue_name] = sqs.create_queue(QueueName=subscription.queue_name)["QueueUrl"]
+            urls[subscription.queue_name] = self._notification_queue(subscription)
         return urls
+
+    def _notification_queue(self, subscription: S3Subscription) -> str:
+        """The URL of ``subscription``'s local queue, created if need be (a restore fills it
+        before the notifications are switched on; a reset emulator has lost it)."""
+        sqs: SQSClient = boto3.client("sqs")
+        return sqs.create_queue(QueueName=subscription.queue_name)["QueueUrl"]
 
     def _template_queues(self) -> dict[str, str]:
         return {name: self.template.physical_ids[name] for name in self.template.resources_of_type("AWS::SQS::Queue")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from moto import mock_aws
 
 from infra.event_source import BatchOutcome, deliver_batch
 from infra.events import LocalContext, api_gateway_event, load_event
+from infra.local.gateway import Route
 from infra.provision import LocalResources, provision
 from infra.template import Template
 from pixelmill.dal import get_stores
@@ -66,8 +66,7 @@ class ApiClient:
 
     def _match(self, path: str) -> tuple[str, dict[str, str]]:
         for route in self._routes:
-            pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.rstrip("/"))) + "/?$"
-            match = re.match(pattern, path)
+            match = Route(route, "ANY", "ApiFunction").pattern.match(path)  # matched as the local gateway does
             if match:
                 return route, match.groupdict()
         return "/{proxy+}", {"proxy": path.lstrip("/")}
