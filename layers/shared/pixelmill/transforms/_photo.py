@@ -139,13 +139,18 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 
 def default_output_format(source_format: str) -> str:
     """The format a result is written in unless ``convert`` says otherwise: the
-    source's own, or PNG for a format we do not write (BMP and the like)."""
-    if source_format == "MPO":  # a JPEG with a second picture (phones' depth maps)
+    source's own; JPEG for a phone's HEIC (a lossy photo most viewers cannot
+    show) and MPO; PNG for another format we do not write (BMP, JPEG 2000 …)."""
+    if source_format in ("MPO", "HEIF"):  # MPO: a JPEG with a second picture (phones' depth maps)
         return "JPEG"
     return source_format if source_format in OUTPUT_FORMATS else "PNG"
 
 
 # ---------------------------------------------------------------- detection
+
+
+# HEIF brands: HEVC stills and sequences (phones' HEIC) and the structural ones of ISO/IEC 23008-12.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"mif2", b"msf1"})
 
 
 def _iso_bmff_brands(head: bytes) -> set[bytes]:
@@ -170,7 +175,11 @@ def _signature_format(head: bytes) -> str | None:
     if head[:2] == b"BM":
         return "BMP"
     if head[4:8] == b"ftyp":
-        return "AVIF" if _iso_bmff_brands(head) & {b"avif", b"avis"} else "HEIF"
+        brands = _iso_bmff_brands(head)
+        if brands & {b"avif", b"avis"}:
+            return "AVIF"
+        # Other ISO media files (MP4, QuickTime) share the box structure but are not images.
+        return "HEIF" if brands & _HEIF_BRANDS else None
     if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
         return "JPEG2000"
     if head.startswith(b"8BPS"):
@@ -249,6 +258,8 @@ def open_image(source: bytes, limits: Limits) -> ImageFile.ImageFile:
     if fmt not in limits.allowed_input_formats:
         allowed = ", ".join(sorted(limits.allowed_input_formats))
         raise UnsupportedImage(f"{fmt} images are not accepted (accepted: {allowed})")
+    if fmt == "HEIF":
+        _register_heif()
     with _decoding(fmt):
         image = Image.open(io.BytesIO(source), formats=[fmt])
     try:
@@ -257,6 +268,21 @@ def open_image(source: bytes, limits: Limits) -> ImageFile.ImageFile:
         image.close()
         raise
     return image
+
+
+@cache
+def _register_heif() -> None:
+    """Teach Pillow HEIF (pillow-heif, libheif), on the first HEIF source only.
+
+    Only the primary image is decoded: the thumbnails, depth maps and auxiliary
+    images phones add are skipped. libheif applies the image's rotation and
+    mirroring (``irot``/``imir``, which iPhones write as well as the EXIF
+    orientation) and reports the EXIF orientation as 1, so a HEIC comes out
+    upright whatever ``auto_orient`` says. Its own security limits stay on.
+    """
+    import pillow_heif
+
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def _check_source(image: ImageFile.ImageFile, limits: Limits) -> None:
