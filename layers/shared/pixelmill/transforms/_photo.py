@@ -44,6 +44,12 @@ WHITE = (255, 255, 255)
 # are not: only their first image is used).
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG", "AVIF"})
 
+# Downscaling first averages whole blocks of pixels (``Image.reduce``) down to
+# at least twice the target size, then applies the filter: several times faster
+# than the filter on the whole source, and `make bench` checks the result against
+# the filter alone (PSNR well above 38 dB).
+REDUCING_GAP = 2.0
+
 # EXIF orientations whose transposition swaps width and height.
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 
@@ -89,7 +95,9 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             animation=True,
             max_side=2**31 - 1,
             metadata=frozenset({"exif", "icc_profile", "xmp"}),
-            options={"compress_level": 6},
+            # zlib level 3 writes files the size of libvips' default PNG in about its time;
+            # level 6 takes ~3x as long for ~10% less (make bench reports the size).
+            options={"compress_level": 3},
         ),
         OutputFormat(
             "WEBP",
