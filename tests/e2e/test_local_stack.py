@@ -389,7 +389,7 @@ def test_heic_and_jpeg_2000_sources_run_end_to_end_and_their_bombs_are_refused(
     # Given a phone's HEIC (stored turned, orientation 6), a JPEG 2000 photo, a Sentinel-2-like band
     # and, of each format, a small file whose header claims 400 MP or more
     sentinel2_like_jp2(tmp_path / "B04.jp2", 600, 500)
-    cases = {
+    cases: dict[str, tuple[bytes, str, str, dict[str, Any]]] = {
         "heic": (heic_bytes(64, 48, orientation=6), "image/heic", "resize", {"width": 32}),
         "jp2": (image_bytes("JPEG2000", 64, 48), "image/jp2", "thumbnail", {"size": 16}),
         "band": ((tmp_path / "B04.jp2").read_bytes(), "image/jp2", "to_cog", {"target_srs": "EPSG:3857"}),
