@@ -45,10 +45,10 @@ WHITE = (255, 255, 255)
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG", "AVIF"})
 
 # Downscaling first averages whole blocks of pixels (``Image.reduce``) down to
-# at least 1.5 times the target size, then applies the filter: ~4x faster than
-# the filter over the whole source, with a smaller intermediate image than
-# libvips' gap of 2 (-8 MiB on 12 MP); `make bench` checks the result against
-# the filter alone (PSNR above 50 dB on its photos, 38 required).
+# at least 1.5 times the target size, then applies the filter: several times
+# faster than the filter over the whole source, with a smaller intermediate
+# image than libvips' gap of 2 (-8 MiB on 12 MP); `make bench` checks the result
+# against the filter alone (PSNR above 50 dB on its photos, 38 required).
 REDUCING_GAP = 1.5
 
 # EXIF orientations whose transposition swaps width and height.
