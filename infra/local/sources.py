@@ -121,12 +121,14 @@ class SqsEventSource(EventSource):
             client=self._sqs,
         )
         if outcome.received:
+            # Messages, not tasks: a task that failed for good is a message handled (deleted);
+            # the function's own "batch processed" line counts the tasks by outcome.
             self.log(
                 "batch delivered",
                 source=self.name,
-                received=outcome.received,
-                succeeded=outcome.succeeded,
-                failed=outcome.failed,
+                messages=outcome.received,
+                deleted=outcome.succeeded,
+                returned=outcome.failed,
                 error=str(outcome.error) if outcome.error else None,
                 level="WARNING" if outcome.failed else "INFO",
             )

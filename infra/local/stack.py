@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.local import snapshot
 from infra.local.gateway import ApiGateway, RestApi
@@ -33,7 +34,7 @@ from infra.local.sources import (
     SqsEventSource,
     rate_seconds,
 )
-from infra.provision import LocalResources, provision
+from infra.provision import LocalResources, provision, publish_outputs
 from infra.template import Template
 
 if TYPE_CHECKING:
@@ -144,6 +145,9 @@ class LocalStack:
         self._emulator = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port, verbose=False)
         self._emulator.start()
         self.resources = provision(self.template)
+        # In the background: the emulator's CloudFormation takes seconds to load, and only
+        # `pixelmill admin` reads the outputs.
+        threading.Thread(target=self._publish_outputs, name="publish-outputs", daemon=True).start()
         self._subscriptions = self._s3_subscriptions()
         if self.options.data_dir is not None:
             counts = snapshot.restore(self.options.data_dir, queues=self._queue_urls())
@@ -206,7 +210,15 @@ class LocalStack:
         """Create again whatever the emulator lost (it was reset or restarted)."""
         with self._provision_lock:
             self.resources = provision(self.template)
+            self._publish_outputs()
             self._configure_notifications()
+
+    def _publish_outputs(self) -> None:
+        """The template's outputs as the emulator's CloudFormation stack ``pixelmill`` (for ``pixelmill admin``)."""
+        try:
+            publish_outputs(self.template)
+        except (BotoCoreError, ClientError) as error:
+            self.log("stack outputs not published", source="local-stack", error=str(error), level="WARNING")
 
     # --- what the template declares ---------------------------------------------------
 

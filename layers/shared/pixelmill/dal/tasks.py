@@ -23,6 +23,7 @@ from pydantic_core import to_jsonable_python
 
 from pixelmill.errors import InvalidRequest, TaskExists
 from pixelmill.models.task import Task, TaskStatus, utcnow
+from pixelmill.observability import traced
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -88,9 +89,10 @@ class TaskStore:
         item["kind"] = KIND
         item["expires_at"] = int((task.created_at + self._ttl).timestamp())
         try:
-            self._client.put_item(
-                TableName=self._table, Item=_serialize(item), ConditionExpression="attribute_not_exists(task_id)"
-            )
+            with traced("dynamodb put task"):
+                self._client.put_item(
+                    TableName=self._table, Item=_serialize(item), ConditionExpression="attribute_not_exists(task_id)"
+                )
         except ClientError as error:
             if _conditional_failed(error):
                 raise TaskExists(f"task {task.task_id} exists") from None
@@ -124,16 +126,19 @@ class TaskStore:
         expression_values = {f":v{i}": to_jsonable_python(value) for i, value in enumerate(values.values())}
         allowed = {f":s{i}": status.value for i, status in enumerate(allowed_from)}
         names["#status"] = "status"
+        # Subsegment names are one per kind of write: the status written, or "progress".
+        write = changes.get("status", next(iter(changes)))
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=_serialize({"task_id": task_id}),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
-                ConditionExpression=f"attribute_exists(task_id) AND #status IN ({', '.join(allowed)})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_serialize({**expression_values, **allowed}),
-                ReturnValues="ALL_NEW",
-            )
+            with traced(f"dynamodb update task {write}"):
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key=_serialize({"task_id": task_id}),
+                    UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+                    ConditionExpression=f"attribute_exists(task_id) AND #status IN ({', '.join(allowed)})",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=_serialize({**expression_values, **allowed}),
+                    ReturnValues="ALL_NEW",
+                )
         except ClientError as error:
             if _conditional_failed(error):
                 return None

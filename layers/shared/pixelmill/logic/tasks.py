@@ -9,7 +9,7 @@ from pixelmill.dal import Stores
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable
 from pixelmill.models.ids import image_key, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
-from pixelmill.observability import logger
+from pixelmill.observability import MetricUnit, bind_task, count_task, logger, task_metrics
 from pixelmill.settings import Settings
 from pixelmill.transforms import registry
 
@@ -42,8 +42,12 @@ def create_task(request: TaskCreate, stores: Stores, settings: Settings, *, task
         # As validated ("800" is stored as 800), with only what the client set.
         function_args=function.model_dump(mode="json", exclude_unset=True),
     )
+    bind_task(task)
     stores.tasks.create(task)
-    return queue_task(task, stores, settings)
+    queued = queue_task(task, stores, settings)
+    logger.info("task created", extra={"status": queued.status.value})
+    count_task("TaskCreated", task.function_type)
+    return queued
 
 
 def queue_task(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
@@ -55,7 +59,7 @@ def queue_task(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
     try:
         stores.queue.send(task.task_id)
     except Exception as error:
-        logger.exception("could not queue task", extra={"task_id": task.task_id})
+        logger.exception("could not queue task")
         stores.tasks.delete(task.task_id)
         raise QueueUnavailable("the task could not be queued; nothing was created, try again") from error
 
@@ -85,8 +89,15 @@ def create_failed_task(
         status=TaskStatus.FAILED,
         error=error,
     )
+    bind_task(task)
     stores.tasks.create(task)
-    logger.warning("task failed at creation", extra={"task_id": task_id, "code": error.code, "reason": error.message})
+    logger.warning(
+        "task failed",
+        extra={"code": error.code, "reason": error.message, "will_retry": False, "stage": "creation"},
+    )
+    with task_metrics(function_type or "unknown") as metric:
+        metric.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
+        metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
     return to_public(task, stores, settings)
 
 
@@ -95,6 +106,7 @@ def get_task(task_id: str, stores: Stores, settings: Settings) -> TaskPublic:
     task = stores.tasks.get(task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
+    bind_task(task)
     return to_public(task, stores, settings)
 
 
@@ -121,12 +133,16 @@ def delete_task(task_id: str, stores: Stores) -> None:
     task = stores.tasks.get(task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
-    if task.status in UNFINISHED_STATUSES:
-        stores.tasks.transition(task_id, TaskStatus.CANCELLED, UNFINISHED_STATUSES)
+    bind_task(task)
+    if task.status in UNFINISHED_STATUSES and stores.tasks.transition(
+        task_id, TaskStatus.CANCELLED, UNFINISHED_STATUSES
+    ):
+        logger.info("task cancelled", extra={"status_before": task.status.value})
+        count_task("TaskCancelled", task.function_type)
     # The result key is derived from the task: delete it even if no record names it yet.
     stores.images.delete(image_key(result_image_id(task_id)))
     stores.tasks.delete(task_id)
-    logger.info("task deleted", extra={"task_id": task_id, "status": task.status.value})
+    logger.info("task deleted", extra={"status": task.status.value})
 
 
 def to_public(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
