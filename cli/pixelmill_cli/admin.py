@@ -106,13 +106,16 @@ class Admin:
                 task_id = str(json.loads(message["Body"])["task_id"])
             except (ValueError, KeyError, TypeError):
                 report.add("skipped", f"message {message['MessageId']}: names no task (left in the queue)")
+                self._release(self.resources.task_dead_letter_queue_url, message)
                 continue
-            outcome = "would run" if dry_run else self._requeue(task_id)
-            if not dry_run:
-                self._sqs.delete_message(
-                    QueueUrl=self.resources.task_dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-            report.add(outcome, f"task {task_id}")
+            if dry_run:
+                report.add("would run", f"task {task_id}")
+                self._release(self.resources.task_dead_letter_queue_url, message)
+                continue
+            report.add(self._requeue(task_id), f"task {task_id}")
+            self._sqs.delete_message(
+                QueueUrl=self.resources.task_dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
         return report
 
     def rerun_failed(
@@ -214,12 +217,15 @@ class Admin:
                 records = json.loads(message["Body"])["Records"]
             except (ValueError, KeyError, TypeError):
                 report.add("skipped", f"message {message['MessageId']}: not an S3 event (left in the queue)")
+                self._release(self.resources.ingest_dead_letter_queue_url, message)
                 continue
             for record in records:
                 bucket = record["s3"]["bucket"]["name"]
                 key = unquote_plus(record["s3"]["object"]["key"])
                 report.add("would copy" if dry_run else self._touch(bucket, key), f"s3://{bucket}/{key}")
-            if not dry_run:
+            if dry_run:
+                self._release(self.resources.ingest_dead_letter_queue_url, message)
+            else:
                 self._sqs.delete_message(
                     QueueUrl=self.resources.ingest_dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
@@ -243,6 +249,12 @@ class Admin:
         )
         return "announced"
 
+    def _release(self, queue_url: str, message: MessageTypeDef) -> None:
+        """Make a message read but left in the queue visible again at once."""
+        self._sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+
     def _messages(self, queue_url: str, limit: int) -> Iterator[MessageTypeDef]:
         """Up to ``limit`` messages of ``queue_url``, each once (hidden while handled)."""
         seen: set[str] = set()
@@ -254,6 +266,9 @@ class Admin:
                 WaitTimeSeconds=0,
             ).get("Messages", [])
             fresh = [message for message in batch if message["MessageId"] not in seen]
+            for message in batch:
+                if message["MessageId"] in seen:  # released earlier (a dry run): release it again
+                    self._release(queue_url, message)
             if not fresh:
                 return
             for message in fresh:
