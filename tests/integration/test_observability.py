@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,61 @@ def test_retries_are_counted(stack: Stack, emf: Any, monkeypatch: pytest.MonkeyP
     [retried] = [doc for doc in emf() if "TaskRetried" in doc]
     assert retried["function_type"] == "grayscale"
     assert retried["TaskRetried"] == [1.0]
+
+
+class _Traces:
+    """An X-Ray emitter that keeps what it would send to the daemon."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send_entity(self, entity: Any) -> None:
+        self.sent.append(entity)
+
+    def set_daemon_address(self, address: str) -> None:
+        pass
+
+
+def _subsegments(entity: Any) -> Iterator[Any]:
+    for subsegment in entity.subsegments:
+        yield subsegment
+        yield from _subsegments(subsegment)
+
+
+def test_a_tasks_trace_has_annotated_subsegments_for_each_stage(stack: Stack) -> None:
+    import aws_xray_sdk
+    from aws_xray_sdk.core import xray_recorder
+
+    # Given a queued task, and X-Ray recording (as on Lambda with Tracing: Active)
+    task = _create(stack, stack.upload(jpeg_bytes(64, 48)), width=32)
+    aws_xray_sdk.global_sdk_config.set_sdk_enabled(True)
+    xray_recorder.configure(emitter=_Traces(), sampling=False, context_missing="LOG_ERROR")
+    segment = xray_recorder.begin_segment("ProcessorFunction")
+    try:
+        # When the processor handles it
+        stack.process_batch()
+    finally:
+        xray_recorder.end_segment()
+        aws_xray_sdk.global_sdk_config.set_sdk_enabled(False)
+
+    # Then download, transform, upload and the task's DynamoDB writes are subsegments,
+    # each annotated with the task (searchable: annotation.task_id = "…")
+    annotated = {sub.name: sub.annotations for sub in _subsegments(segment) if sub.name.startswith("## ")}
+    for name in (
+        "## download",
+        "## transform",
+        "## upload",
+        "## dynamodb update task processing",
+        "## dynamodb update task done",
+    ):
+        assert annotated[name] == {"task_id": task["task_id"], "function_type": "resize"}, name
+
+
+def test_requests_that_count_nothing_warn_of_nothing(stack: Stack) -> None:
+    # Powertools warns "No application metrics to publish" when a handler published none.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert stack.api.get("/api/functions/").status == 200
+        stack.process_batch()  # an empty queue: nothing is delivered
+        stack.sweep()
+    assert not [warning for warning in caught if "metrics" in str(warning.message)]
