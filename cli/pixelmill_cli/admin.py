@@ -155,7 +155,11 @@ class Admin:
             self._dynamodb.update_item(
                 TableName=self.resources.tasks_table,
                 Key={"task_id": {"S": task_id}},
-                UpdateExpression="SET #status = :queued, #progress = :zero, #updated = :now REMOVE #error, #duration",
+                # Back in its owner's count of unfinished tasks (the service's quota reads it).
+                UpdateExpression=(
+                    "SET #status = :queued, #progress = :zero, #updated = :now, #unfinished = #owner"
+                    " REMOVE #error, #duration"
+                ),
                 ConditionExpression=f"attribute_exists(task_id) AND #status IN ({', '.join(statuses)})",
                 ExpressionAttributeNames={
                     "#status": "status",
@@ -163,6 +167,8 @@ class Admin:
                     "#updated": "updated_at",
                     "#error": "error",
                     "#duration": "duration",
+                    "#unfinished": "unfinished_owner",
+                    "#owner": "owner",
                 },
                 ExpressionAttributeValues={
                     ":queued": {"S": "queued"},
@@ -186,26 +192,30 @@ class Admin:
         return _plain(item) if item else None
 
     def _failed_tasks(self, *, code: str | None, since: datetime | None) -> Iterator[dict[str, Any]]:
-        """Failed tasks newest first (the table's ByStatus index, sorted by the time-ordered id)."""
-        query: dict[str, Any] = {
+        """Every owner's failed tasks, newest first.
+
+        The table's indexes are each owner's; an operator's view of all owners is a scan
+        (filtered on the server; tasks expire after TaskTtlDays, so the table stays small).
+        """
+        scan: dict[str, Any] = {
             "TableName": self.resources.tasks_table,
-            "IndexName": "ByStatus",
-            "KeyConditionExpression": "#status = :failed",
+            "FilterExpression": "#status = :failed",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":failed": {"S": "failed"}},
-            "ScanIndexForward": False,
         }
+        found: list[dict[str, Any]] = []
         while True:
-            page = self._dynamodb.query(**query)
-            for item in page.get("Items", []):
-                task = _plain(item)
-                if since is not None and _created(task) < since:
-                    return  # newest first: every later one is older
-                if code is None or (task.get("error") or {}).get("code") == code:
-                    yield task
+            page = self._dynamodb.scan(**scan)
+            found += [_plain(item) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # Task ids are ULIDs: sorted by creation time.
+        for task in sorted(found, key=lambda task: str(task["task_id"]), reverse=True):
+            if since is not None and _created(task) < since:
                 return
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            if code is None or (task.get("error") or {}).get("code") == code:
+                yield task
 
     # --- uploads ------------------------------------------------------------------------
 

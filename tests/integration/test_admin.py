@@ -101,7 +101,9 @@ def test_rerun_takes_failed_tasks_by_id_or_by_code(stack: Stack, admin: Any) -> 
     assert listed[-1] == "2 would run"
 
     # When the first source is fixed and that task is re-run by id (the done one is refused)
-    boto3.client("s3").put_object(Bucket=stack.bucket, Key=image_key(broken[0]), Body=jpeg_bytes(32, 16))
+    boto3.client("s3").put_object(
+        Bucket=stack.bucket, Key=image_key(broken[0], stack.api.tenant), Body=jpeg_bytes(32, 16)
+    )
     lines = admin("rerun", failed[0], done)
     stack.process_batch()
 

@@ -45,7 +45,7 @@ tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 TASK_KEYS = ("task_id", "function_type", "image_id", "owner")
-"""The log keys (and, but owner and image_id, X-Ray annotations) of the task being handled."""
+"""The log keys of the task being handled; task_id and function_type are X-Ray annotations too."""
 
 # rasterio hands every GDAL and PROJ message to the "rasterio" loggers at its level (CE_Debug →
 # DEBUG, CE_Warning → WARNING, CE_Failure → ERROR): they go out as our JSON lines, with the
@@ -57,7 +57,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"rasterio", "py
 
 
 class TaskLike(Protocol):
-    """What ``bind_task`` reads of a task (the stored record or the API's view)."""
+    """What ``bind_task`` reads of a task (the stored record)."""
 
     @property
     def task_id(self) -> str: ...
@@ -67,6 +67,9 @@ class TaskLike(Protocol):
 
     @property
     def image_id(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
 
 
 _current_task: ContextVar[dict[str, str] | None] = ContextVar("pixelmill_current_task", default=None)
@@ -83,8 +86,7 @@ def bind_task(task: TaskLike | None = None, **keys: str | None) -> None:
             task_id=task.task_id,
             function_type=task.function_type,
             image_id=task.image_id,
-            # Tasks have an owner once identity is in place; older records may lack it.
-            owner=getattr(task, "owner", None),
+            owner=task.owner,
         )
     values.update(keys)
     bound = {key: value for key, value in values.items() if value}
