@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,17 +112,21 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
 _NO_OP_RESOURCE = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
 
 
-def publish_outputs(template: Template, stack_name: str = "pixelmill") -> dict[str, str]:
+def publish_outputs(
+    template: Template, stack_name: str = "pixelmill", extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Make the template's Outputs that have local values (bucket, table, queue URLs) readable
     as a CloudFormation stack's outputs on the emulator, as ``sam deploy`` makes them on AWS:
     tools that find a stack's resources by its name (``pixelmill admin``) then work on both.
-    Outputs of resources the emulator lacks (the API, alarms) are left out. Idempotent."""
+    Outputs of resources the emulator lacks (the API, alarms, functions) are left out;
+    ``extra`` outputs are the local stack's own. Idempotent."""
     outputs: dict[str, str] = {}
     for name, output in template.data.get("Outputs", {}).items():
         try:
             outputs[name] = str(template.resolve(output["Value"]))
         except KeyError:
             continue
+    outputs.update(extra or {})
     cloudformation = boto3.client("cloudformation")
     body = {
         "Resources": {"LocalStack": _NO_OP_RESOURCE},

@@ -8,8 +8,8 @@ the same outputs on its emulator) and reached with boto3's standard credential c
 
 - ``redrive tasks``: every message in TaskDeadLetterQueue runs its task again (the task,
   failed by the worker or the sweeper, becomes ``queued``; the message goes back to TaskQueue).
-- ``redrive uploads``: every S3 notification in IngestDeadLetterQueue is announced again (the
-  object is copied onto itself, so S3 notifies IngestFunction once more).
+- ``redrive uploads``: every S3 notification in IngestDeadLetterQueue is handed back to
+  IngestFunction as it was (invoked asynchronously, as S3 invokes it).
 - ``rerun``: failed tasks (by id, or the newest failed ones, filtered by error code and age)
   become ``queued`` again and are sent to TaskQueue. Their id, owner and arguments stay.
 """
@@ -32,7 +32,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
@@ -53,7 +52,9 @@ class StackResources:
     task_queue_url: str
     task_dead_letter_queue_url: str
     ingest_dead_letter_queue_url: str
-    images_bucket: str
+    ingest_function_name: str | None = None
+    ingest_event_queue_url: str | None = None
+    """On the local stack: the queue its S3 events reach IngestFunction through (no Lambda API there)."""
 
     @classmethod
     def of_stack(cls, stack_name: str, session: boto3.Session) -> StackResources:
@@ -66,7 +67,8 @@ class StackResources:
                 task_queue_url=outputs["TaskQueueUrl"],
                 task_dead_letter_queue_url=outputs["TaskDeadLetterQueueUrl"],
                 ingest_dead_letter_queue_url=outputs["IngestDeadLetterQueueUrl"],
-                images_bucket=outputs["ImagesBucketName"],
+                ingest_function_name=outputs.get("IngestFunctionName"),
+                ingest_event_queue_url=outputs.get("IngestFunctionEventQueueUrl"),
             )
         except KeyError as missing:
             raise ValueError(f"stack {stack_name} has no output {missing}: is it a pixelmill stack?") from None
@@ -94,7 +96,7 @@ class Admin:
         self.resources = resources
         self._sqs: SQSClient = session.client("sqs")
         self._dynamodb: DynamoDBClient = session.client("dynamodb")
-        self._s3: S3Client = session.client("s3")
+        self._lambda: Any = session.client("lambda")  # no type stubs for Lambda in the lock
 
     # --- tasks --------------------------------------------------------------------------
 
@@ -220,44 +222,38 @@ class Admin:
     # --- uploads ------------------------------------------------------------------------
 
     def redrive_uploads(self, *, limit: int, dry_run: bool = False) -> Report:
-        """Announce again the uploads of every notification in IngestDeadLetterQueue."""
+        """Hand every S3 notification in IngestDeadLetterQueue back to IngestFunction, as it
+        was (the uploader it names decides the owner of an incoming/ file's task)."""
         report = Report()
-        for message in self._messages(self.resources.ingest_dead_letter_queue_url, limit):
+        queue_url = self.resources.ingest_dead_letter_queue_url
+        for message in self._messages(queue_url, limit):
             try:
                 records = json.loads(message["Body"])["Records"]
+                keys = [f"s3://{r['s3']['bucket']['name']}/{unquote_plus(r['s3']['object']['key'])}" for r in records]
             except (ValueError, KeyError, TypeError):
                 report.add("skipped", f"message {message['MessageId']}: not an S3 event (left in the queue)")
-                self._release(self.resources.ingest_dead_letter_queue_url, message)
+                self._release(queue_url, message)
                 continue
-            for record in records:
-                bucket = record["s3"]["bucket"]["name"]
-                key = unquote_plus(record["s3"]["object"]["key"])
-                report.add("would copy" if dry_run else self._touch(bucket, key), f"s3://{bucket}/{key}")
             if dry_run:
-                self._release(self.resources.ingest_dead_letter_queue_url, message)
-            else:
-                self._sqs.delete_message(
-                    QueueUrl=self.resources.ingest_dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+                report.add("would send", " ".join(keys))
+                self._release(queue_url, message)
+                continue
+            self._deliver_upload_event(message["Body"])
+            self._sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            report.add("redelivered", " ".join(keys))
         return report
 
-    def _touch(self, bucket: str, key: str) -> str:
-        """Copy the object onto itself, metadata and type kept: S3 sends a new ObjectCreated."""
-        try:
-            head = self._s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return "gone"
-            raise
-        self._s3.copy_object(
-            Bucket=bucket,
-            Key=key,
-            CopySource={"Bucket": bucket, "Key": key},
-            MetadataDirective="REPLACE",
-            Metadata=head.get("Metadata", {}),
-            ContentType=head.get("ContentType", "application/octet-stream"),
+    def _deliver_upload_event(self, body: str) -> None:
+        """Invoke IngestFunction with the event asynchronously, as S3 does (Lambda retries it,
+        then dead-letters it again); on the local stack, through the queue that feeds it."""
+        if self.resources.ingest_event_queue_url:
+            self._sqs.send_message(QueueUrl=self.resources.ingest_event_queue_url, MessageBody=body)
+            return
+        if not self.resources.ingest_function_name:
+            raise ValueError("the stack has no IngestFunctionName output: deploy this version of the template")
+        self._lambda.invoke(
+            FunctionName=self.resources.ingest_function_name, InvocationType="Event", Payload=body.encode()
         )
-        return "announced"
 
     def _release(self, queue_url: str, message: MessageTypeDef) -> None:
         """Make a message read but left in the queue visible again at once."""

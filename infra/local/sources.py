@@ -211,10 +211,11 @@ class S3EventSource(EventSource):
                 )
                 return
             if self.dead_letter_url is not None:
-                # What Lambda puts in a function's dead-letter queue: the event, and why it failed.
+                # What Lambda puts in a function's dead-letter queue: the event as the function
+                # got it (the uploader named), and why it failed.
                 self._sqs.send_message(
                     QueueUrl=self.dead_letter_url,
-                    MessageBody=message["Body"],
+                    MessageBody=json.dumps(event),
                     MessageAttributes={
                         "ErrorCode": {"DataType": "String", "StringValue": error.error_type},
                         "ErrorMessage": {"DataType": "String", "StringValue": error.message[:1000] or "-"},

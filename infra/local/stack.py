@@ -179,10 +179,10 @@ class LocalStack:
         self._emulator_thread = threading.Thread(target=self._emulator.serve_forever, name="emulator", daemon=True)
         self._emulator_thread.start()
         self.resources = provision(self.template)
+        self._subscriptions = self._s3_subscriptions()
         # In the background: the emulator's CloudFormation takes seconds to load, and only
         # `pixelmill admin` reads the outputs.
         threading.Thread(target=self._publish_outputs, name="publish-outputs", daemon=True).start()
-        self._subscriptions = self._s3_subscriptions()
         if self.options.data_dir is not None:
             counts = snapshot.restore(
                 self.options.data_dir, queues=self._queue_urls(), account=self.template.pseudo["AWS::AccountId"]
@@ -257,8 +257,14 @@ class LocalStack:
 
     def _publish_outputs(self) -> None:
         """The template's outputs as the emulator's CloudFormation stack ``pixelmill`` (for ``pixelmill admin``)."""
+        # Where S3 events for a function go here (on AWS S3 invokes it): `pixelmill admin redrive
+        # uploads` hands dead-lettered events back to IngestFunction through it.
+        event_queues = {
+            f"{subscription.function}EventQueueUrl": self._notification_queue(subscription)
+            for subscription in self._subscriptions
+        }
         try:
-            publish_outputs(self.template)
+            publish_outputs(self.template, extra=event_queues)
         except (BotoCoreError, ClientError) as error:
             self.log("stack outputs not published", source="local-stack", error=str(error), level="WARNING")
 

@@ -24,16 +24,17 @@ from tests.integration.conftest import Stack
 from tests.integration.test_ingest import Notifications
 
 
+def admin_run(*args: str) -> list[str]:
+    """``pixelmill admin ARGS``: its output lines."""
+    out = io.StringIO()
+    assert main(["admin", *args], out=out) == 0
+    return out.getvalue().splitlines()
+
+
 @pytest.fixture
 def admin(stack: Stack) -> Any:
     publish_outputs(stack.resources.template)
-
-    def run(*args: str) -> list[str]:
-        out = io.StringIO()
-        assert main(["admin", *args], out=out) == 0
-        return out.getvalue().splitlines()
-
-    return run
+    return admin_run
 
 
 def _create(stack: Stack, image_id: str, **args: Any) -> str:
@@ -114,25 +115,30 @@ def test_rerun_takes_failed_tasks_by_id_or_by_code(stack: Stack, admin: Any) -> 
     assert _status(stack, failed[1])["status"] == "failed"
 
 
-def test_redrive_uploads_announces_each_dead_lettered_upload_again(stack: Stack, admin: Any) -> None:
-    # Given an upload whose notification IngestFunction failed on (kept in its dead-letter queue)
+def test_redrive_uploads_hands_each_dead_lettered_notification_back_to_ingest(stack: Stack) -> None:
+    # Given an upload whose notification IngestFunction failed on (kept in its dead-letter queue),
+    # and the queue that feeds IngestFunction its S3 events here (what the local stack publishes)
     notifications = Notifications(stack)
     notifications.received()
-    boto3.client("s3").put_object(
-        Bucket=stack.bucket, Key="incoming/thumbnails/late.jpg", Body=jpeg_bytes(300, 200), ContentType="image/jpeg"
+    publish_outputs(
+        stack.resources.template, stack_name="elsewhere", extra={"IngestFunctionEventQueueUrl": notifications.url}
     )
+    boto3.client("s3").put_object(Bucket=stack.bucket, Key="incoming/thumbnails/late.jpg", Body=jpeg_bytes(300, 200))
     [event] = notifications.received()
     dead_letters = stack.resources.template.physical_ids["IngestDeadLetterQueue"]
     boto3.client("sqs").send_message(QueueUrl=dead_letters, MessageBody=json.dumps(event))
 
-    # When the operator redrives the queue
-    lines = admin("redrive", "uploads")
+    # When the operator looks, then redrives the queue
+    preview = admin_run("redrive", "uploads", "--stack", "elsewhere", "--dry-run")
+    lines = admin_run("redrive", "uploads", "--stack", "elsewhere")
 
-    # Then S3 notifies IngestFunction again, and the upload gets its task
-    assert lines == [f"announced  s3://{stack.bucket}/incoming/thumbnails/late.jpg", "1 announced"]
+    # Then the same event reaches IngestFunction again, and the upload gets its task
+    where = f"s3://{stack.bucket}/incoming/thumbnails/late.jpg"
+    assert preview == [f"would send {where}", "1 would send"]
+    assert lines == [f"redelivered {where}", "1 redelivered"]
     assert stack.queue_depth(dead_letters) == 0
-    notifications.deliver()
+    [redelivered] = notifications.received()
+    assert redelivered == event
+    stack.notify(redelivered)
     [task] = stack.api.get("/api/tasks/").json()
     assert task["function_type"] == "thumbnail"
-    head = boto3.client("s3").head_object(Bucket=stack.bucket, Key="incoming/thumbnails/late.jpg")
-    assert head["ContentType"] == "image/jpeg"  # the copy kept the object as it was
