@@ -249,9 +249,9 @@ class LocalStack:
     def reprovision(self) -> None:
         """Create again whatever the emulator lost (it was reset or restarted)."""
         with self._provision_lock:
-            self.resources = provision(self.template)
             if self.dev_user is not None:  # the banner's keys keep working, for the same tenant
                 put_user(boto3.client("iam"), self.template.pseudo["AWS::AccountId"], self.dev_user)
+            self.resources = provision(self.template)
             self._publish_outputs()
             self._configure_notifications()
 

@@ -68,7 +68,7 @@ def test_rerun_failed_tasks_once_their_cause_is_fixed(stack: RunningStack) -> No
     assert failed["error"]["code"] == "unsupported_image"
 
     # When the upload is replaced by a real image and the failed task is re-run
-    stack.client("s3").put_object(Bucket=_bucket(stack), Key=f"uploads/{image_id}", Body=jpeg_bytes(32, 16))
+    stack.client("s3").put_object(Bucket=_bucket(stack), Key=_upload_key(stack, image_id), Body=jpeg_bytes(32, 16))
     output = admin(stack, "rerun", "--code", "unsupported_image")
 
     # Then it runs again under the same id and is done
@@ -88,7 +88,7 @@ def test_redrive_tasks_runs_the_dead_lettered_tasks_again(stack: RunningStack) -
     image_id = started.json()["image_id"]
     bucket = _bucket(stack)
     s3 = stack.client("s3")
-    s3.put_object(Bucket=bucket, Key=f"uploads/{image_id}", Body=jpeg_bytes(16, 16), StorageClass="GLACIER")
+    s3.put_object(Bucket=bucket, Key=_upload_key(stack, image_id), Body=jpeg_bytes(16, 16), StorageClass="GLACIER")
     sqs = stack.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
     dlq_url = sqs.get_queue_url(QueueName="pixelmill-taskdeadletterqueue")["QueueUrl"]
@@ -106,7 +106,7 @@ def test_redrive_tasks_runs_the_dead_lettered_tasks_again(stack: RunningStack) -
         sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "1800"})
 
     # When the source is readable again and the operator redrives the queue
-    s3.put_object(Bucket=bucket, Key=f"uploads/{image_id}", Body=jpeg_bytes(16, 16))
+    s3.put_object(Bucket=bucket, Key=_upload_key(stack, image_id), Body=jpeg_bytes(16, 16))
     output = admin(stack, "redrive", "tasks")
 
     # Then the task runs again and is done, and the dead-letter queue is empty
@@ -117,10 +117,11 @@ def test_redrive_tasks_runs_the_dead_lettered_tasks_again(stack: RunningStack) -
 
 
 def test_redrive_uploads_gives_a_dead_lettered_upload_its_task(stack: RunningStack) -> None:
-    # Given an upload in incoming/ whose notification IngestFunction gave up on (kept in its DLQ)
+    # Given a file alice dropped into incoming/ whose notification IngestFunction gave up on (kept in its DLQ)
     bucket = _bucket(stack)
     key = "incoming/thumbnails/runbook.jpg"
-    stack.client("s3").put_object(Bucket=bucket, Key=key, Body=jpeg_bytes(300, 200), ContentType="image/jpeg")
+    s3 = stack.client("s3", stack.alice)
+    s3.put_object(Bucket=bucket, Key=key, Body=jpeg_bytes(300, 200), ContentType="image/jpeg")
     first = _tasks_of_upload(stack, key, count=1)
     stack.session.delete(f"{stack.api}/tasks/{first[0]['task_id']}/", timeout=30)  # as if it never got one
     sqs = stack.client("sqs")
@@ -139,12 +140,18 @@ def test_redrive_uploads_gives_a_dead_lettered_upload_its_task(stack: RunningSta
     # When the operator redrives the queue
     output = admin(stack, "redrive", "uploads")
 
-    # Then S3 announces the upload again and IngestFunction gives it a task, which finishes
-    assert f"announced  s3://{bucket}/{key}" in output
+    # Then IngestFunction gets the event again and gives the upload alice's task, which finishes
+    assert f"redelivered s3://{bucket}/{key}" in output
     [task] = _tasks_of_upload(stack, key, count=1)
     (done,) = wait_all(stack, [task["task_id"]]).values()
     assert (done["function_type"], done["status"]) == ("thumbnail", "done")
     assert _depth(stack, dlq_url) == 0
+
+
+def _upload_key(stack: RunningStack, image_id: str) -> str:
+    """Where the API's presigned POST puts alice's upload."""
+    assert stack.alice is not None
+    return f"uploads/{stack.alice.user_id}/{image_id}"
 
 
 def _tasks_of_upload(stack: RunningStack, key: str, count: int) -> list[dict[str, Any]]:

@@ -196,7 +196,7 @@ class Stack:
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    # mock_aws does not intercept while AWS_ENDPOINT_URL is set (NOTES.md).
+    # mock_aws does not intercept while AWS_ENDPOINT_URL is set: calls would go to that endpoint.
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
