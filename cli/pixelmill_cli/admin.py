@@ -298,8 +298,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         os.environ.setdefault("AWS_ENDPOINT_URL", LOCAL_ENDPOINT)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    session = boto3.Session(region_name=args.region or (None if not args.local else _local_region()))
     try:
+        session = boto3.Session(
+            profile_name=args.profile, region_name=args.region or (_local_region() if args.local else None)
+        )
         admin = Admin(StackResources.of_stack(args.stack, session), session)
         if args.action == "redrive":
             redrive = admin.redrive_tasks if args.queue == "tasks" else admin.redrive_uploads
@@ -308,7 +310,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             report = admin.rerun_failed(
                 args.task_ids, code=args.code, since=args.since, limit=args.limit, dry_run=args.dry_run
             )
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 1
     for line in report.lines:

@@ -192,12 +192,6 @@ def cmd_cancel(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_admin(_client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    from pixelmill_cli import admin  # boto3 is imported only by the operator's commands
-
-    return admin.run(args, out)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line: global options and one subcommand per action."""
     parser = argparse.ArgumentParser(
@@ -286,7 +280,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("PIXELMILL_STACK", "pixelmill"),
         help="the stack's name, whose outputs name its resources (default: $PIXELMILL_STACK or pixelmill)",
     )
-    common.add_argument("--region", help="AWS region (default: your AWS configuration's)")
     common.add_argument(
         "--local",
         action="store_true",
@@ -314,7 +307,6 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument(
         "--since", type=_timestamp, help="only tasks created at or after this time (ISO 8601, e.g. 2026-12-01T09:00Z)"
     )
-    operator.set_defaults(handler=cmd_admin)
     return parser
 
 
@@ -330,6 +322,10 @@ def _timestamp(text: str) -> datetime:
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; API problems, unreachable servers and bad files end with a message and status 1."""
     args = build_parser().parse_args(argv)
+    if args.command == "admin":  # the stack's AWS resources, not the API: no API client, no signer
+        from pixelmill_cli import admin  # boto3 is imported only by the operator's commands
+
+        return admin.run(args, out or sys.stdout)
     try:
         client = Client(args.api, auth=signer(args.api, profile=args.profile, region=args.region))
         status: int = args.handler(client, args, out or sys.stdout)

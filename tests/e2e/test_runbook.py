@@ -21,7 +21,7 @@ from tests.imagegen import jpeg_bytes
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     # A stack of its own: these tests fill and empty its dead-letter queues.
     running = start_stack(tmp_path_factory.mktemp("runbook") / "stack.log")
     # The stack publishes its outputs (what `pixelmill admin` reads) in the background.
@@ -60,7 +60,8 @@ def _bucket(stack: RunningStack) -> str:
     return str(started.json()["upload"]["url"]).rstrip("/").rsplit("/", 1)[-1]
 
 
-def test_rerun_failed_tasks_once_their_cause_is_fixed(stack: RunningStack) -> None:
+def test_rerun_failed_tasks_once_their_cause_is_fixed(local_stack: RunningStack) -> None:
+    stack = local_stack
     # Given a task that failed because its upload was not an image
     image_id = upload(stack, b"not an image")
     task = create(stack, image_id, "resize", {"width": 8})
@@ -82,7 +83,8 @@ def test_rerun_failed_tasks_once_their_cause_is_fixed(stack: RunningStack) -> No
     assert "metrics function_type=resize: " in log
 
 
-def test_redrive_tasks_runs_the_dead_lettered_tasks_again(stack: RunningStack) -> None:
+def test_redrive_tasks_runs_the_dead_lettered_tasks_again(local_stack: RunningStack) -> None:
+    stack = local_stack
     # Given a task whose source could not be read on any delivery (archived: GETs refused)
     started = stack.session.post(f"{stack.api}/images/", json={"content_type": "image/jpeg"}, timeout=30)
     image_id = started.json()["image_id"]
@@ -116,7 +118,8 @@ def test_redrive_tasks_runs_the_dead_lettered_tasks_again(stack: RunningStack) -
     assert _depth(stack, dlq_url) == 0
 
 
-def test_redrive_uploads_gives_a_dead_lettered_upload_its_task(stack: RunningStack) -> None:
+def test_redrive_uploads_gives_a_dead_lettered_upload_its_task(local_stack: RunningStack) -> None:
+    stack = local_stack
     # Given a file alice dropped into incoming/ whose notification IngestFunction gave up on (kept in its DLQ)
     bucket = _bucket(stack)
     key = "incoming/thumbnails/runbook.jpg"
@@ -126,11 +129,14 @@ def test_redrive_uploads_gives_a_dead_lettered_upload_its_task(stack: RunningSta
     stack.session.delete(f"{stack.api}/tasks/{first[0]['task_id']}/", timeout=30)  # as if it never got one
     sqs = stack.client("sqs")
     dlq_url = sqs.get_queue_url(QueueName="pixelmill-ingestdeadletterqueue")["QueueUrl"]
+    assert stack.alice is not None
+    # The event as IngestFunction got it (and as Lambda dead-letters it): S3 names the uploader.
     event = {
         "Records": [
             {
                 "eventSource": "aws:s3",
                 "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": f"AWS:{stack.alice.user_id}"},
                 "s3": {"bucket": {"name": bucket}, "object": {"key": key}},
             }
         ]

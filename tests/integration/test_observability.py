@@ -82,11 +82,15 @@ def _messages(lines: list[dict[str, Any]]) -> list[str]:
     return [line["message"] for line in lines]
 
 
-def _assert_all_carry(lines: list[dict[str, Any]], task: dict[str, Any]) -> None:
+def _assert_all_carry(lines: list[dict[str, Any]], task: dict[str, Any], owner: str | None = None) -> None:
+    """Every line names the task and its owner (``owner`` if given, else any)."""
     assert lines
     for line in lines:
         for key in KEYS:
             assert line.get(key) == task[key], (key, line)
+        assert line.get("owner"), line
+        if owner is not None:
+            assert line["owner"] == owner, line
 
 
 def _summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
@@ -108,10 +112,11 @@ def test_every_line_of_a_done_task_carries_its_keys_and_each_outcome_is_one_line
     assert stack.api.delete(f"/api/tasks/{task['task_id']}/").status == 204
     read_and_deleted = lines.take()
 
-    # Then every line of its handling carries its task_id, function_type and image_id
-    _assert_all_carry(created, task)
-    _assert_all_carry([line for line in processed if line["message"] != "batch processed"], task)
-    _assert_all_carry(read_and_deleted, task)
+    # Then every line of its handling carries its task_id, function_type, image_id and owner
+    owner = stack.api.tenant
+    _assert_all_carry(created, task, owner)
+    _assert_all_carry([line for line in processed if line["message"] != "batch processed"], task, owner)
+    _assert_all_carry(read_and_deleted, task, owner)
 
     # And each outcome is exactly one line, with what an operator needs
     assert _messages(created).count("task created") == 1
