@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pixelmill.models.ids import incoming_image_id
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack, archived_upload, redelivered_at_once, start_stack
 from tests.e2e.test_local_stack import create, upload, wait_all
 from tests.imagegen import jpeg_bytes
 
@@ -86,17 +86,9 @@ def test_rerun_failed_tasks_once_their_cause_is_fixed(local_stack: RunningStack)
 def test_redrive_tasks_runs_the_dead_lettered_tasks_again(local_stack: RunningStack) -> None:
     stack = local_stack
     # Given a task whose source could not be read on any delivery (archived: GETs refused)
-    started = stack.session.post(f"{stack.api}/images/", json={"content_type": "image/jpeg"}, timeout=30)
-    image_id = started.json()["image_id"]
-    bucket = _bucket(stack)
-    s3 = stack.client("s3")
-    s3.put_object(Bucket=bucket, Key=_upload_key(stack, image_id), Body=jpeg_bytes(16, 16), StorageClass="GLACIER")
-    sqs = stack.client("sqs")
-    queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
-    dlq_url = sqs.get_queue_url(QueueName="pixelmill-taskdeadletterqueue")["QueueUrl"]
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
-    time.sleep(3)  # a long poll already waiting took the old timeout with it (2 s polls)
-    try:
+    image_id = archived_upload(stack, jpeg_bytes(16, 16))
+    with redelivered_at_once(stack) as sqs:
+        dlq_url = sqs.get_queue_url(QueueName="pixelmill-taskdeadletterqueue")["QueueUrl"]
         task = create(stack, image_id, "resize", {"width": 8})
         (failed,) = wait_all(stack, [task["task_id"]]).values()
         assert failed["error"]["code"] == "retries_exhausted"
@@ -104,11 +96,9 @@ def test_redrive_tasks_runs_the_dead_lettered_tasks_again(local_stack: RunningSt
         while _depth(stack, dlq_url) == 0:
             assert time.monotonic() < deadline, "the message did not reach the dead-letter queue"
             time.sleep(0.5)
-    finally:
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "1800"})
 
     # When the source is readable again and the operator redrives the queue
-    s3.put_object(Bucket=bucket, Key=_upload_key(stack, image_id), Body=jpeg_bytes(16, 16))
+    stack.client("s3").put_object(Bucket=_bucket(stack), Key=_upload_key(stack, image_id), Body=jpeg_bytes(16, 16))
     output = admin(stack, "redrive", "tasks")
 
     # Then the task runs again and is done, and the dead-letter queue is empty

@@ -25,6 +25,7 @@ from pixelmill.observability import bind_task, logger, unbind_task
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
 from tests.integration.test_ingest import Notifications
+from tests.integration.test_lifecycle import _create
 
 KEYS = ("task_id", "function_type", "image_id")
 
@@ -67,15 +68,6 @@ def emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return found
 
     return documents
-
-
-def _create(stack: Stack, image_id: str, function_type: str = "resize", **args: Any) -> dict[str, Any]:
-    response = stack.api.post(
-        "/api/tasks/", json_body={"image_id": image_id, "function_type": function_type, "function_args": args}
-    )
-    assert response.status == 200, response.body
-    task: dict[str, Any] = response.json()
-    return task
 
 
 def _messages(lines: list[dict[str, Any]]) -> list[str]:
