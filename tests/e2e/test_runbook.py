@@ -81,6 +81,7 @@ def test_rerun_failed_tasks_once_their_cause_is_fixed(local_stack: RunningStack)
     for message in ("task created", "task started", "task failed", "task done"):
         assert any(message in line and f"task_id={task['task_id']}" in line for line in log.splitlines()), message
     assert "metrics function_type=resize: " in log
+    assert "metrics function_name=ProcessorFunction: ColdStart=1" in log
 
 
 def test_redrive_tasks_runs_the_dead_lettered_tasks_again(local_stack: RunningStack) -> None:
