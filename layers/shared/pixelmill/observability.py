@@ -28,6 +28,7 @@ __all__ = [
     "MetricUnit",
     "bind_task",
     "count_task",
+    "current_task_keys",
     "logger",
     "metrics",
     "publish_metrics",
@@ -78,9 +79,7 @@ _current_task: ContextVar[dict[str, str] | None] = ContextVar("pixelmill_current
 def bind_task(task: TaskLike | None = None, **keys: str | None) -> None:
     """Put ``task``'s keys (and/or ``keys``, e.g. only the task_id of a message) on every
     log line and traced subsegment from now until ``unbind_task``."""
-    values: dict[str, str | None] = dict.fromkeys(TASK_KEYS)
-    current = _current_task.get() or {}
-    values.update({key: current.get(key) for key in TASK_KEYS})
+    values: dict[str, str | None] = dict(_current_task.get() or {})
     if task is not None:
         values.update(
             task_id=task.task_id,
