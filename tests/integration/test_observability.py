@@ -366,3 +366,27 @@ def test_requests_that_count_nothing_warn_of_nothing(stack: Stack) -> None:
         stack.process_batch()  # an empty queue: nothing is delivered
         stack.sweep()
     assert not [warning for warning in caught if "metrics" in str(warning.message)]
+
+
+def test_proj_errors_go_through_the_logger_not_bare_to_stderr(
+    stack: Stack, lines: Lines, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # When a task asks for a projection PROJ does not know (refused at POST)
+    image_id = stack.upload(jpeg_bytes(16, 16))
+    lines.take()
+    capfd.readouterr()
+    response = stack.api.post(
+        "/api/tasks/",
+        json_body={
+            "image_id": image_id,
+            "function_type": "change_projection",
+            "function_args": {"target_srs": "+proj=nope"},
+        },
+    )
+
+    # Then it is a 400, PROJ's message is one of our lines (at INFO: the error is handled), and
+    # nothing reaches stderr bare
+    assert response.status == 400
+    [proj] = [line for line in lines.take() if "PROJ" in line["message"]]
+    assert (proj["name"], proj["level"]) == ("rasterio._env", "INFO")
+    assert "ERROR 1" not in capfd.readouterr().err
