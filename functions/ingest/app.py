@@ -68,6 +68,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         # Lambda delivers the event again (then to the dead-letter queue): the records that
         # succeeded are found to have their tasks, the others are tried again.
         raise RuntimeError(f"{len(errors)} of {len(uploads)} uploads not ingested") from errors[0]
-    unbind_task()
-    logger.info("uploads handled", extra=dict(outcomes))
     return dict(outcomes)
