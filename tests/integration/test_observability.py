@@ -389,3 +389,20 @@ def test_proj_errors_go_through_the_logger_not_bare_to_stderr(
     [proj] = [line for line in lines.take() if "PROJ" in line["message"]]
     assert (proj["name"], proj["level"]) == ("rasterio._env", "INFO")
     assert "ERROR 1" not in capfd.readouterr().err
+
+
+def test_a_function_name_the_catalog_lacks_is_counted_as_unknown(stack: Stack, emf: Any) -> None:
+    # Given an upload whose metadata names a function that does not exist (anyone may write any name)
+    notifications = Notifications(stack)
+    notifications.received()
+    boto3.client("s3").put_object(
+        Bucket=stack.bucket, Key="incoming/x.jpg", Body=jpeg_bytes(8, 8), Metadata={"function-type": "mint-a-metric"}
+    )
+    emf()
+
+    # When IngestFunction makes its failed task
+    notifications.deliver()
+
+    # Then it is counted, under function_type "unknown": no metric is made per name asked for
+    [failed] = [doc for doc in emf() if "TaskFailed" in doc]
+    assert failed["function_type"] == "unknown"

@@ -122,7 +122,9 @@ def create_failed_task(
         "task failed",
         extra={"code": error.code, "reason": error.message, "will_retry": False, "stage": "creation"},
     )
-    with task_metrics(function_type or "unknown") as metric:
+    # A dimension per name the catalog knows; any other name (an upload's metadata may say
+    # anything) is "unknown", so that nobody can mint custom metrics at will.
+    with task_metrics(function_type if function_type in registry else "unknown") as metric:
         metric.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
         metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
     return to_public(task, stores, settings)
