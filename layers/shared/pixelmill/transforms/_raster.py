@@ -91,6 +91,7 @@ def parse_crs(text: str) -> CRS:
     Only those three forms are read: GDAL would also take a file name or a URL
     and open it. Raises ValueError with a reason a person can act on.
     """
+    import rasterio
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
@@ -100,10 +101,12 @@ def parse_crs(text: str) -> CRS:
         raise ValueError("give an authority code (EPSG:3857), a WKT or a PROJ string (+proj=...)")
     if _FILE_REFERENCES.search(value):
         raise ValueError("the CRS may not refer to files (init=, nadgrids=, geoidgrids=, grids=, PARAMETERFILE)")
-    try:
-        crs = CRS.from_user_input(value)
-    except CRSError as error:
-        raise ValueError(f"not a CRS PROJ knows: {error}") from None
+    # In rasterio's environment, GDAL's and PROJ's messages go to its logger (ours), not bare to stderr.
+    with rasterio.Env():
+        try:
+            crs = CRS.from_user_input(value)
+        except CRSError as error:
+            raise ValueError(f"not a CRS PROJ knows: {error}") from None
     if not (crs.is_geographic or crs.is_projected):
         raise ValueError(f"{crs_name(crs)} is neither geographic nor projected: a raster cannot be put in it")
     return crs
