@@ -22,7 +22,8 @@ import rasterio.shutil
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from bench.timing import interleaved_medians
-from pixelmill.transforms import Limits, registry
+from pixelmill.catalog import registry
+from pixelmill.transforms import Limits
 from tests.peak_memory import IN_MEMORY, ROOT, measure
 from tests.rastergen import write_raster
 
@@ -68,7 +69,7 @@ def main() -> None:
         write_raster(source, 4000, 4000, bands=3, dtype="uint8")
 
         def ours(name: str, args: dict[str, object]) -> Callable[[], object]:
-            function = registry.parse(name, args)
+            function = registry.load(name, args)
 
             def run() -> object:
                 out = work / f"out-{time.monotonic_ns()}"
@@ -125,8 +126,8 @@ def main() -> None:
     # 4. The API validates target_srs with rasterio, imported on first use only.
     code = (
         "import time; import pixelmill.dal, pixelmill.transforms as t; s = time.perf_counter(); "
-        "t.registry.parse('change_projection', {'target_srs': 'EPSG:3857'}); f = time.perf_counter(); "
-        "t.registry.parse('change_projection', {'target_srs': 'EPSG:32633'}); g = time.perf_counter(); "
+        "t.registry.load('change_projection', {'target_srs': 'EPSG:3857'}); f = time.perf_counter(); "
+        "t.registry.load('change_projection', {'target_srs': 'EPSG:32633'}); g = time.perf_counter(); "
         "print(f'{(f - s) * 1000:.0f} {(g - f) * 1000:.1f}')"
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}"}

@@ -29,7 +29,7 @@ from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
 from pixelmill.problems import PROBLEM_CONTENT_TYPE, document_problems, problem, status_of
 from pixelmill.settings import get_settings
 from pixelmill.swagger import swagger_html
-from pixelmill.transforms import FunctionInfo, registry
+from pixelmill.catalog import FunctionInfo, registry
 
 
 def _parse_json(text: str) -> Any:

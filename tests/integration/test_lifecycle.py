@@ -15,10 +15,10 @@ import requests
 from botocore.exceptions import ClientError
 from PIL import Image
 
+from pixelmill.catalog import registry
 from pixelmill.dal.images import ImageStore
 from pixelmill.dal.queue import TaskQueue
 from pixelmill.models.task import TaskStatus
-from pixelmill.transforms import registry
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
 
@@ -285,7 +285,7 @@ def test_processing_timeout_fails_the_task(stack: Stack, monkeypatch: pytest.Mon
     from pixelmill.settings import get_settings
 
     get_settings.cache_clear()
-    resize = type(registry.parse("resize", {"width": 32}))
+    resize = type(registry.load("resize", {"width": 32}))
 
     def slow_run(self: Any, *args: Any, **kwargs: Any) -> Any:
         time.sleep(5)
@@ -328,7 +328,7 @@ def test_delete_after_done_removes_the_result(stack: Stack) -> None:
 def test_cancel_while_processing_leaves_no_result(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a task deleted by its client while the worker transforms it
     task = _create(stack, stack.upload(_jpeg()), width=32)
-    resize = type(registry.parse("resize", {"width": 32}))
+    resize = type(registry.load("resize", {"width": 32}))
     real_run = resize.run
 
     def run_then_cancelled(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -431,7 +431,7 @@ def test_a_duplicate_finishing_first_does_not_delete_the_shared_result(
     # Given two deliveries of one task, the second finishing while the first still works
     task = _create(stack, stack.upload(_jpeg()), width=40)
     boto3.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"task_id": task["task_id"]}))
-    resize = type(registry.parse("resize", {"width": 40}))
+    resize = type(registry.load("resize", {"width": 40}))
     real_run = resize.run
     nested = {"done": False}
 
@@ -458,7 +458,7 @@ def test_a_transform_that_raises_fails_the_task_at_once_with_the_reason(
 ) -> None:
     # Given a transform with a bug: it raises whatever the input
     task = _create(stack, stack.upload(_jpeg()), width=40)
-    resize = type(registry.parse("resize", {"width": 40}))
+    resize = type(registry.load("resize", {"width": 40}))
 
     def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValueError("tile cannot extend outside image")

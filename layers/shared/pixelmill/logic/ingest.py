@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from pixelmill.catalog import field_errors
 from pixelmill.dal import StoredImage, Stores
 from pixelmill.errors import InvalidRequest, QuotaExceeded, TaskExists
 from pixelmill.logic import tasks
@@ -40,7 +41,6 @@ from pixelmill.models.task import Task, TaskCreate, TaskError, TaskPublic, TaskS
 from pixelmill.models.tenant import tenant_of_principal
 from pixelmill.observability import bind_task, current_task_keys, logger
 from pixelmill.settings import Settings
-from pixelmill.transforms.registry import field_errors
 
 Outcome = Literal["queued", "failed", "duplicate", "ignored"]
 

@@ -22,9 +22,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from pixelmill.catalog import registry
 from pixelmill.dal import Stores
 from pixelmill.dal.queue import TaskMessage
-from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout
+from pixelmill.errors import ImageTooLarge, InvalidRequest, NotFound, ProcessingError, TaskTimeout
 from pixelmill.models.ids import image_key, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus
 from pixelmill.observability import (
@@ -37,7 +38,7 @@ from pixelmill.observability import (
     unbind_task,
 )
 from pixelmill.settings import Settings
-from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
+from pixelmill.transforms import Limits, Rendered, RenderedFile
 
 # Share of the progress bar each stage ends at; the transform reports in between.
 PROGRESS_STARTED = 5
@@ -225,7 +226,11 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> tu
     """Download the source into ``scratch`` and run the task's function on it; the result
     and the source's size in bytes."""
     try:
-        function = registry.parse(task.function_type, task.function_args)
+        function = registry.load(task.function_type, task.function_args)
+    except InvalidRequest as error:
+        if task.function_type in registry:  # the API checks a CRS's form; PROJ is asked here
+            raise ProcessingError(error.message, "invalid_arguments") from None
+        raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
     except Exception as error:  # validated at POST; only a changed catalog gets here
         raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
     key = image_key(task.image_id, task.owner)

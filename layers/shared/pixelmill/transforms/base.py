@@ -1,15 +1,14 @@
-"""What every function of the catalog is: a pydantic model of its arguments
-that knows how to turn a source image into a result."""
+"""What every function's implementation is: its argument model (from
+``pixelmill.catalog``) that knows how to turn a source image into a result."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from pixelmill.catalog.base import FunctionArgs
 from pixelmill.settings import MIB, Settings
 
 Progress = Callable[[int], None]
@@ -72,17 +71,15 @@ class RenderedFile:
         return Rendered(self.path.read_bytes(), self.content_type, self.extension, self.metadata)
 
 
-class ImageFunction(BaseModel):
-    """Base of every catalog entry. Subclasses declare their arguments as fields
-    (that is their JSON Schema and their validation) and implement ``run``.
-
-    The class docstring's first paragraph is the catalog description.
+class ImageFunction(FunctionArgs):
+    """Base of every implementation. An implementation subclasses its argument
+    model in ``pixelmill.catalog`` and this (through ``PhotoFunction`` or
+    ``RasterFunction``), and implements ``run``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: ClassVar[str]
-    kind: ClassVar[str] = "photo"
+    def check_arguments(self) -> None:
+        """Checks of the arguments that need the imaging libraries, made when the
+        worker loads the function: InvalidRequest naming the field (default: none)."""
 
     def run(self, source: bytes, limits: Limits, progress: Progress = no_progress) -> Rendered:
         """Transform ``source`` (the uploaded file's bytes) into a result.
@@ -101,7 +98,3 @@ class ImageFunction(BaseModel):
         returns a RenderedFile. The default runs ``run`` on the file's bytes.
         """
         return self.run(source.read_bytes(), limits, progress)
-
-    @classmethod
-    def on_registry_closed(cls, registry: Any) -> None:
-        """Called once every function is registered (a pipeline builds its step union here)."""
