@@ -37,8 +37,8 @@ import pyvips
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageSequence
 
 from bench.timing import interleaved_medians
-from pixelmill.settings import Settings
 from pixelmill.catalog import registry
+from pixelmill.settings import Settings
 from pixelmill.transforms import Limits
 from pixelmill.transforms._photo import OUTPUT_FORMATS
 

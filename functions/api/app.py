@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pixelmill.catalog import FunctionInfo, registry
 from pixelmill.dal import get_stores
 from pixelmill.errors import FieldError, Forbidden, PixelmillError, QuotaExceeded
 from pixelmill.logic import images, tasks
@@ -29,7 +30,6 @@ from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
 from pixelmill.problems import PROBLEM_CONTENT_TYPE, document_problems, problem, status_of
 from pixelmill.settings import get_settings
 from pixelmill.swagger import swagger_html
-from pixelmill.catalog import FunctionInfo, registry
 
 
 def _parse_json(text: str) -> Any:

@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from pixelmill.catalog import registry
-from pixelmill.dal.images import ImageStore
-from pixelmill.dal.queue import TaskQueue
+from pixelmill.dal.images import S3ImageStore as ImageStore
+from pixelmill.dal.queue import SqsTaskQueue as TaskQueue
 from pixelmill.models.task import TaskStatus
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
@@ -402,7 +402,7 @@ def test_bad_list_parameters_are_400_naming_the_parameter(
 
 def test_progress_is_recorded_in_stages_while_processing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given every progress write is observed (an animation reports per frame)
-    from pixelmill.dal.tasks import TaskStore
+    from pixelmill.dal.tasks import DynamoTaskStore as TaskStore
     from tests.imagegen import animated_gif_bytes
 
     seen: list[int] = []

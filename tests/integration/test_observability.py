@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from pixelmill.dal.images import ImageStore
+from pixelmill.dal.images import S3ImageStore as ImageStore
 from pixelmill.observability import bind_task, logger, unbind_task
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack

@@ -19,13 +19,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from pixelmill.catalog import registry
-from pixelmill.dal import Stores
-from pixelmill.dal.queue import TaskMessage
-from pixelmill.errors import ImageTooLarge, InvalidRequest, NotFound, ProcessingError, TaskTimeout
+from pixelmill.errors import ImageTooLarge, InvalidRequest, NotFound, ProcessingError, StoreUnavailable, TaskTimeout
 from pixelmill.models.ids import image_key, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus
 from pixelmill.observability import (
@@ -38,6 +35,7 @@ from pixelmill.observability import (
     unbind_task,
 )
 from pixelmill.settings import Settings
+from pixelmill.stores import Stores, TaskMessage
 from pixelmill.transforms import Limits, Rendered, RenderedFile
 
 # Share of the progress bar each stage ends at; the transform reports in between.
@@ -278,8 +276,8 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> tu
 
 
 def _is_io_error(error: Exception) -> bool:
-    """True for errors of AWS calls made while transforming (progress writes): worth a retry."""
-    return isinstance(error, (BotoCoreError, ClientError))
+    """True for errors of store calls made while transforming (progress writes): worth a retry."""
+    return isinstance(error, StoreUnavailable)
 
 
 def _describe(error: BaseException) -> str:

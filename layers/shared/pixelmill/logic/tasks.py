@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pixelmill.catalog import registry
-from pixelmill.dal import StoredImage, Stores
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable, QuotaExceeded
 from pixelmill.models.ids import image_key, is_incoming, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
 from pixelmill.observability import MetricUnit, bind_task, count_task, logger, task_metrics
 from pixelmill.settings import Settings
+from pixelmill.stores import StoredImage, Stores
 
 
 @dataclass(frozen=True)
