@@ -370,7 +370,7 @@ def test_requests_that_count_nothing_warn_of_nothing(stack: Stack) -> None:
 def test_proj_errors_go_through_the_logger_not_bare_to_stderr(
     stack: Stack, lines: Lines, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    # When a task asks for a projection PROJ does not know (refused at POST)
+    # When a task asks for a projection PROJ does not know (the API checks a CRS's form only)
     image_id = stack.upload(jpeg_bytes(16, 16))
     lines.take()
     capfd.readouterr()
@@ -382,12 +382,18 @@ def test_proj_errors_go_through_the_logger_not_bare_to_stderr(
             "function_args": {"target_srs": "+proj=nope"},
         },
     )
+    assert response.status == 200, response.body
+    stack.process_batch()
 
-    # Then it is a 400, PROJ's message is one of our lines (at INFO: the error is handled), and
-    # nothing reaches stderr bare
-    assert response.status == 400
-    [proj] = [line for line in lines.take() if "PROJ" in line["message"]]
-    assert (proj["name"], proj["level"]) == ("rasterio._env", "INFO")
+    # Then the worker fails the task with PROJ's reason, PROJ's message is one of our lines
+    # (at INFO: the error is handled), and nothing reaches stderr bare
+    task = stack.api.get(f"/api/tasks/{json.loads(response.body)['task_id']}")
+    error = json.loads(task.body)["error"]
+    assert error["code"] == "invalid_arguments"
+    assert "function_args.target_srs" in error["message"]
+    assert "not a CRS PROJ knows" in error["message"]
+    [proj] = [line for line in lines.take() if "PROJ" in line["message"] and line["name"] == "rasterio._env"]
+    assert proj["level"] == "INFO"
     assert "ERROR 1" not in capfd.readouterr().err
 
 
