@@ -38,6 +38,7 @@ def api_gateway_event(
     stage: str = "v1",
     source_ip: str = "127.0.0.1",
     context_path: str | None = None,
+    domain_name: str | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) proxy event for one request, as API Gateway sends it to Lambda.
 
@@ -45,7 +46,8 @@ def api_gateway_event(
     ``isBase64Encoded`` set, as API Gateway does for binary media types.
     ``requestContext.path`` is the path the client called: ``/<stage><path>``
     on the execute-api host (the default), the bare path where no stage shows
-    in the URL (a custom domain, or the local gateway).
+    in the URL (a custom domain, or the local gateway). ``requestContext.domainName`` is
+    the API's domain (``domain_name``), whatever Host header the client sent.
     """
     event = copy.deepcopy(load_event("api-create-task.json"))
     multi_headers = {name: list(values) for name, values in (headers or {}).items()}
@@ -79,6 +81,7 @@ def api_gateway_event(
         httpMethod=method.upper(),
         path=context_path if context_path is not None else f"/{stage}{path}",
         stage=stage,
+        **({"domainName": domain_name} if domain_name else {}),
         requestId=str(uuid.uuid4()),
         requestTimeEpoch=int(now * 1000),
         requestTime=time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

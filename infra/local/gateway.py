@@ -185,6 +185,7 @@ class ApiGateway:
             stage=self.api.stage,
             source_ip=client,
             context_path=path,  # no stage in the local URL, as with `sam local start-api`
+            domain_name=self.url.split("://", 1)[1],
         )
         try:
             result = self.functions[route.function].invoke(event).result

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
         default=7, gt=0, description="Days S3 keeps a result; a done task's record goes with it."
     )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
+    public_api_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^/?#]+(/[^?#]*)?)?$",
+        description=(
+            "The URL clients call the API under, without /api (e.g. https://images.example.com): the base of the "
+            "links the API hands out. Empty: the domain and stage API Gateway reports for the request."
+        ),
+    )
     ingest_rules: Annotated[tuple[IngestRule, ...], NoDecode] = Field(
         default=DEFAULT_INGEST_RULES,
         description=(
