@@ -49,6 +49,7 @@ WIRED_TO = {
     "PIXELMILL_TASK_TTL_DAYS": "TaskTtlDays",
     "PIXELMILL_INGEST_RULES": "IngestRules",
     "PIXELMILL_PUBLIC_API_URL": "PublicApiUrl",
+    "PIXELMILL_UPLOAD_RETENTION_DAYS": "UploadRetentionDays",
 }
 
 

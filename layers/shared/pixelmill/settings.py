@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     result_retention_days: int = Field(
         default=7, gt=0, description="Days S3 keeps a result; a done task's record goes with it."
     )
+    upload_retention_days: int = Field(
+        default=30,
+        ge=6,
+        description=(
+            "Days S3 keeps an upload (uploads/, incoming/); no task is created on one within 5 days of its expiry."
+        ),
+    )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
     public_api_url: str = Field(
         default="",

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# S3 answers a HEAD of a missing key with 403 unless the caller may list the bucket. The
+# functions may list only their own prefixes (an s3:prefix condition), which a HEAD names none
+# of, and may read every key they HEAD: so a HEAD's 403 is a key that is not there.
+_HEAD_MISSING = {*_MISSING, "403"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class ImageStore:
             else:
                 response = self._client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING:
+            if error.response.get("Error", {}).get("Code") in _HEAD_MISSING:
                 return None
             raise
         return StoredImage(
