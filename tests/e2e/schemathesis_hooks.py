@@ -1,0 +1,20 @@
+"""Hooks of the schemathesis CLI run (tests/e2e/test_schemathesis.py): every request it makes
+is signed with SigV4 for API Gateway, as the IAM user whose key is in the environment."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import schemathesis
+
+from tests.e2e.sigv4 import ExecuteApiSigV4
+
+AUTH = ExecuteApiSigV4(
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"], os.environ.get("AWS_REGION", "us-east-1")
+)
+
+
+@schemathesis.hook
+def before_call(context: schemathesis.HookContext, case: schemathesis.Case[Any], kwargs: dict[str, Any]) -> None:
+    kwargs["auth"] = AUTH  # requests signs the request as prepared: method, URL, headers and body
