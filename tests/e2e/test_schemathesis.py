@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
 from tests.e2e.conftest import ROOT, RunningStack
 
 SEED = 20261201
@@ -30,10 +32,10 @@ CHECKS = [
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(local_stack: RunningStack, tmp_path: Path) -> None:
-    # Given an IAM user of the emulator to sign the requests with
-    iam = local_stack.client("iam")
-    iam.create_user(UserName="schemathesis")
-    key = iam.create_access_key(UserName="schemathesis")["AccessKey"]
+    # Given an IAM user of the emulator to sign the requests with, whose signature the gateway accepts
+    caller = local_stack.new_caller("schemathesis")
+    assert caller.session().get(f"{local_stack.api}/tasks/", timeout=30).status_code == 200
+    assert requests.get(f"{local_stack.api}/tasks/", timeout=30).status_code == 403  # unsigned
 
     # When schemathesis runs against the document the API serves
     result = subprocess.run(
@@ -62,9 +64,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(local_stack: 
             **os.environ,
             "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
             "PYTHONPATH": str(ROOT),
-            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-            "AWS_REGION": "us-east-1",
+            **caller.environment(),
             "NO_COLOR": "1",
         },
         capture_output=True,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.infrastructure.sam_template import REPO_ROOT, TEMPLATE_PATH, Template
+from tests.infrastructure.sam_template import REPO_ROOT, Template
 
 SAM = REPO_ROOT / ".build" / "sam-venv" / "bin" / "sam"
 
@@ -51,22 +49,3 @@ class SamBuild:
     directory: Path
     template: Template
     seconds: float
-
-
-def translate_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """``path`` as CloudFormation gets it after the SAM transform (tests/infrastructure/sam_translate.py,
-    run by aws-sam-cli's interpreter, where the transform lives)."""
-    sam_python = SAM.parent / "python"
-    assert sam_python.exists(), f"{sam_python} is missing: `make sam-install`"
-    result = subprocess.run(
-        [str(sam_python), "-m", "tests.infrastructure.sam_translate", str(path)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
-    translated: dict[str, Any] = json.loads(result.stdout)
-    return translated

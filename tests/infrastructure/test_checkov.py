@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.sam_cli import translate_template
 from tests.infrastructure.sam_template import REPO_ROOT, Template
 
 pytestmark = pytest.mark.slow
@@ -35,13 +34,13 @@ def _checkov(path: Path) -> dict[str, Any]:
     return report
 
 
-def test_checkov_passes_on_the_translated_template(tmp_path: Path) -> None:
+def test_checkov_passes_on_the_translated_template(translated: dict[str, Any], tmp_path: Path) -> None:
     # Given the template after the SAM transform (roles, stage, permissions as deployed)
-    translated = tmp_path / "template.json"
-    translated.write_text(json.dumps(translate_template()))
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(translated))
 
     # When checkov checks it
-    report = _checkov(translated)
+    report = _checkov(path)
 
     # Then nothing fails and it did check: the functions, their roles, the bucket, the queues
     summary = report["summary"]

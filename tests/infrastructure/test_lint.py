@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.sam_cli import run_sam, translate_template
+from tests.infrastructure.sam_cli import run_sam
 from tests.infrastructure.sam_template import REPO_ROOT, TEMPLATE_PATH, as_list
 
 pytestmark = pytest.mark.slow
@@ -87,11 +87,11 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_the_transformed_template_has_no_dependency_cycle() -> None:
+def test_the_transformed_template_has_no_dependency_cycle(translated: dict[str, Any]) -> None:
     # Given the template as CloudFormation gets it after the SAM transform (cfn-lint and
     # `sam validate --lint` do not see the cycle an S3 event can make: bucket notification →
     # function permission → function → role → bucket)
-    resources: dict[str, Any] = translate_template()["Resources"]
+    resources: dict[str, Any] = translated["Resources"]
     assert "IngestFunctionUploadPermission" in resources  # the S3 event was translated
     graph = {
         logical_id: {

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
             "Days S3 keeps an upload (uploads/, incoming/); no task is created on one within 5 days of its expiry."
         ),
     )
+    max_unfinished_tasks: int = Field(
+        default=100,
+        gt=0,
+        description="Most unfinished (new, queued, processing) tasks one caller may have; over it, POST answers 429.",
+    )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
     public_api_url: str = Field(
         default="",

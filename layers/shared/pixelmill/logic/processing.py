@@ -63,7 +63,7 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
     if started is None:
         return None
     clock = time.monotonic()
-    key = image_key(result_image_id(task_id))
+    key = image_key(result_image_id(task_id), started.owner)
     try:
         # Source, scratch files and result live in ephemeral storage for this task only (Lambda
         # keeps /tmp between invocations), removed once the deadline is lifted: never half-way.
@@ -168,7 +168,7 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Re
         function = registry.parse(task.function_type, task.function_args)
     except Exception as error:  # validated at POST; only a changed catalog gets here
         raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
-    key = image_key(task.image_id)
+    key = image_key(task.image_id, task.owner)
     try:
         stored = stores.images.head(key)
         if stored is None:
