@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -11,8 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
 from pixelmill.dal.queue import TaskMessage
-from pixelmill.logic.processing import process_task
-from pixelmill.observability import logger, metrics, tracer
+from pixelmill.logic.processing import TaskDeferred, process_task
+from pixelmill.observability import bind_task, logger, publish_metrics, tracer, unbind_task
 from pixelmill.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -20,29 +22,56 @@ processor = BatchProcessor(event_type=EventType.SQS)
 # Time kept back from the Lambda timeout to record a failure and report the batch.
 SAFETY_MARGIN_SECONDS = 10.0
 
+# How the records of the current batch ended, for its summary line.
+outcomes: Counter[str] = Counter()
+
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     """Process one message; raising returns it to the queue (and, in the end, the DLQ)."""
-    logger.remove_keys(["task_id"])  # a bad body must not be logged under the previous record's task
-    message = TaskMessage.model_validate_json(record.body)
-    logger.append_keys(task_id=message.task_id)
+    unbind_task()  # a bad body must not be logged under the previous record's task
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+    except ValueError:
+        outcomes["invalid"] += 1
+        raise
+    bind_task(task_id=message.task_id)
     settings = get_settings()
     timeout = settings.task_timeout_seconds
     if lambda_context is not None:
         timeout = min(timeout, lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
-    task = process_task(
-        message.task_id,
-        attempt=int(record.attributes.approximate_receive_count),
-        stores=get_stores(),
-        settings=settings,
-        timeout=max(timeout, 1.0),
-    )
-    if task is not None:
-        metrics.add_metric(name=f"Task{task.status.value.capitalize()}", unit="Count", value=1)
+    attempt = int(record.attributes.approximate_receive_count)
+    try:
+        task = process_task(
+            message.task_id,
+            attempt=attempt,
+            stores=get_stores(),
+            settings=settings,
+            timeout=max(timeout, 1.0),
+            queue_wait=max(0.0, time.time() - int(record.attributes.sent_timestamp) / 1000),
+        )
+    except TaskDeferred:
+        logger.info("task deferred to a later invocation")
+        outcomes["deferred"] += 1
+        raise
+    except Exception:
+        # On the last delivery the task was marked failed; before it, the message comes back.
+        outcomes["failed" if attempt >= settings.max_receive_count else "retried"] += 1
+        raise
+    outcomes[task.status.value if task is not None else "skipped"] += 1
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@publish_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    unbind_task()
+    outcomes.clear()
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        unbind_task()
+        # Tasks by how they ended: done, failed (for good), retried (back to the queue), deferred,
+        # skipped (nothing to do), invalid (not a task message).
+        logger.info("batch processed", extra={"records": len(event.get("Records", [])), **outcomes})

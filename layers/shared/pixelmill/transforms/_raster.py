@@ -76,18 +76,21 @@ def parse_crs(text: str) -> CRS:
     PROJ resolved it to after (``_crs``): no form that names a file or a URL gets through,
     so no CRS makes PROJ or GDAL open one. Raises ValueError with a reason a person can act on.
     """
+    import rasterio
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
     value = text.strip()
     check_crs_text(value)
-    try:
-        crs = CRS.from_user_input(value)
-    except CRSError as error:
-        raise ValueError(f"not a CRS PROJ knows: {error}") from None
+    # In rasterio's environment, GDAL's and PROJ's messages go to its logger (ours), not bare to stderr.
+    with rasterio.Env():
+        try:
+            crs = CRS.from_user_input(value)
+        except CRSError as error:
+            raise ValueError(f"not a CRS PROJ knows: {error}") from None
+        resolved = crs.to_dict()
     if not (crs.is_geographic or crs.is_projected):
         raise ValueError(f"{crs_name(crs)} is neither geographic nor projected: a raster cannot be put in it")
-    resolved = crs.to_dict()
     if not resolved:
         raise ValueError(f"{crs_name(crs)} has no PROJ string form, so it cannot be checked: give another form")
     check_proj_parameters(resolved)
