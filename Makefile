@@ -66,7 +66,7 @@ clean:  ## remove the virtualenvs and build output
 
 include infra/sam.mk
 
-bench: install  ## photo and raster benchmarks: ratios against plain Pillow / rasterio in the same process, raster peak memory
+bench: install  ## photo benchmarks against libvips (time, memory, size, PSNR) and raster ones against rasterio, as ratios in one run
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/raster.py
 
