@@ -63,9 +63,7 @@ def remove_unused_botocore_models(root: Path) -> None:
 
 
 def _outcomes(paths: list[Path]) -> dict[str, str]:
-    done = subprocess.run(
-        [sys.executable, "-c", _LOAD, *map(str, paths)], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", _LOAD, *map(str, paths)], capture_output=True, text=True, check=True)
     outcomes: dict[str, str] = json.loads(done.stdout)
     return outcomes
 
@@ -74,7 +72,7 @@ def strip_shared_objects(root: Path, machine: str) -> None:
     """Strip debug symbols where the result still loads as the original did."""
     strip = shutil.which("strip")
     if machine != platform.machine() or strip is None:
-        print(f"trim: shared objects left unstripped (cannot check {machine} objects on {platform.machine()})")
+        print(f"trim: shared objects left unstripped (cannot check {machine} objects on {platform.machine()})")  # noqa: T201
         return
     objects = sorted(p for p in root.rglob("*.so*") if p.is_file() and not p.is_symlink())
     before = _outcomes(objects)
@@ -89,10 +87,10 @@ def strip_shared_objects(root: Path, machine: str) -> None:
             changed = [p for p, outcome in _outcomes(objects).items() if outcome != before[p]]
             if not changed:
                 break
-            for path in changed:
-                shutil.copy2(originals[Path(path)], path)
+            for name in changed:
+                shutil.copy2(originals[Path(name)], name)
         kept = [p.relative_to(root) for p in objects if p.read_bytes() == originals[p].read_bytes()]
-    print(f"trim: stripped {len(objects) - len(kept)} of {len(objects)} shared objects; left as built: {kept}")
+    print(f"trim: stripped {len(objects) - len(kept)} of {len(objects)} shared objects; left as built: {kept}")  # noqa: T201
 
 
 def main() -> None:

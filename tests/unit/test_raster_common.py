@@ -71,8 +71,14 @@ def test_crs_arguments_accept_codes_wkt_and_proj_strings(text: str) -> None:
     [
         ("/etc/passwd", "authority code"),
         ("http://example.test/crs.wkt", "authority code"),
-        ("+proj=longlat +init=/etc/passwd:x", "may not refer to files"),
-        ("+proj=longlat +ellps=WGS84 +nadgrids=/tmp/grid.gsb", "may not refer to files"),
+        ("+proj=longlat +init=/etc/passwd:x", "may not name files"),
+        ("+proj=longlat +ellps=WGS84 +nadgrids=/tmp/grid.gsb", "may not name files"),
+        (
+            'GEOGCS["x",DATUM["d",SPHEROID["s",6378137,298.25],EXTENSION["PROJ4_GRIDS","g"]],UNIT["degree",1]]',
+            "EXTENSION",
+        ),
+        ("+proj=longlat +ellps=WGS84 +geoidgrids=g.tif", "+geoidgrids is not accepted"),
+        ("DICT:epsg,4326", "authority code"),
         ("hello", "authority code"),
     ],
 )
@@ -89,6 +95,7 @@ def test_crs_arguments_of_the_wrong_form_are_refused_at_post_naming_the_field(te
     [
         ("change_projection", {"target_srs": "EPSG:999999"}, "not a CRS"),
         ("change_projection", {"target_srs": "EPSG:4978"}, "neither geographic nor projected"),  # geocentric
+        ("change_projection", {"target_srs": "EPSG:4267"}, "+datum=NAD27 is defined by grid files"),  # resolved
         ("to_cog", {"target_srs": "EPSG:999999"}, "not a CRS"),
         ("clip", {"bbox": [0, 0, 1, 1], "crs": "EPSG:999999"}, "not a CRS"),
     ],
@@ -96,7 +103,8 @@ def test_crs_arguments_of_the_wrong_form_are_refused_at_post_naming_the_field(te
 def test_crs_arguments_proj_does_not_know_pass_the_api_and_are_refused_by_the_worker(
     function_type: str, args: dict[str, object], reason: str
 ) -> None:
-    # The API checks the form only (no PROJ in its layer); the worker's load asks PROJ.
+    # The API checks the allowlist only (no PROJ in its layer); the worker's load asks PROJ,
+    # and checks what PROJ resolved the CRS to against the same allowlist.
     registry.parse(function_type, args)
     with pytest.raises(InvalidRequest) as caught:
         registry.load(function_type, args)

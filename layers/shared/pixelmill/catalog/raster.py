@@ -1,20 +1,21 @@
 """The raster functions' arguments: CRS, resampling and resolution types.
 
-No rasterio here. A CRS argument is checked at POST time for its form only
-(an authority code, a WKT or a PROJ string that names no file); whether PROJ
-knows it is found out by the worker, which fails the task with PROJ's reason
-(``pixelmill.transforms._raster.parse_crs``). So the API needs no PROJ
-database: that is about 30 MiB and 300 ms of cold start it does not carry.
+No rasterio here. A CRS argument is checked at POST time against the allowlist
+of ``pixelmill.catalog.crs`` (an authority code, a WKT or a PROJ string made
+only of what may not name a file); whether PROJ knows it, and whether what PROJ
+resolves it to passes the same list, is found out by the worker, which fails the
+task with the reason (``pixelmill.transforms._raster.parse_crs``). So the API
+needs neither rasterio nor PROJ's database.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
 from pixelmill.catalog.base import FunctionArgs
+from pixelmill.catalog.crs import check_crs_text
 
 ResamplingName = Literal[
     "nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "min", "max", "med", "q1", "q3", "rms"
@@ -25,25 +26,12 @@ RESAMPLING_DESCRIPTION = (
     "(most common value), min, max, med, q1, q3 or rms of the source pixels each output pixel covers."
 )
 
-_AUTHORITY_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:[A-Za-z0-9_.]+$")
-_OGC_URN = re.compile(r"^urn:ogc:def:crs:[A-Za-z0-9_.:]+$", re.IGNORECASE)
-_WKT = re.compile(
-    r"^\s*(PROJCS|GEOGCS|GEOCCS|COMPD_CS|PROJCRS|PROJECTEDCRS|GEOGCRS|GEOGRAPHICCRS|GEODCRS|GEODETICCRS|"
-    r"BOUNDCRS|COMPOUNDCRS|DERIVEDPROJCRS)\s*\[",
-    re.IGNORECASE,
-)
-# PROJ and WKT can name files (init files, grids): a CRS argument never reads one.
-_FILE_REFERENCES = re.compile(r"(\binit\s*=|\b(nad|geoid)?grids\s*=\s*(?!@null\b)|PARAMETERFILE\s*\[)", re.IGNORECASE)
-
 
 def check_crs_syntax(text: str) -> str:
-    """``text`` stripped, if it has the form of a CRS we read; ValueError saying what is wrong otherwise."""
+    """``text`` stripped, if it is a CRS of a form and content we read (``pixelmill.catalog.crs``'s
+    allowlist); ValueError saying what is wrong otherwise."""
     value = text.strip()
-    is_proj = value.startswith(("+proj=", "proj="))
-    if not (_AUTHORITY_CODE.match(value) or _OGC_URN.match(value) or _WKT.match(value) or is_proj):
-        raise ValueError("give an authority code (EPSG:3857), a WKT or a PROJ string (+proj=...)")
-    if _FILE_REFERENCES.search(value):
-        raise ValueError("the CRS may not refer to files (init=, nadgrids=, geoidgrids=, grids=, PARAMETERFILE)")
+    check_crs_text(value)
     return value
 
 

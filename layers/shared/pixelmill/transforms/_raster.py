@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pixelmill.catalog.crs import check_crs_text, check_proj_parameters
 from pixelmill.catalog.raster import (
     RESAMPLING_DESCRIPTION,
     CrsText,
@@ -37,7 +38,6 @@ from pixelmill.catalog.raster import (
     RasterArgs,
     ResamplingName,
     Resolution,
-    check_crs_syntax,
 )
 from pixelmill.errors import ImageTooLarge, InvalidRequest, ProcessingError, UnsupportedImage
 from pixelmill.formats import signature_format
@@ -85,23 +85,29 @@ GEOTIFF = ("image/tiff", "tif")
 def parse_crs(text: str) -> CRS:
     """The CRS of an EPSG (or other authority) code, a WKT or a PROJ string.
 
-    Only those three forms are read (``check_crs_syntax``, as at POST time):
-    GDAL would also take a file name or a URL and open it. Raises ValueError
-    with a reason a person can act on.
+    The text is checked against what a CRS may contain before PROJ parses it (as at POST
+    time: ``pixelmill.catalog.crs``), and what PROJ resolved it to after: no form that names a
+    file or a URL gets through, so no CRS makes PROJ or GDAL open one. Raises ValueError with
+    a reason a person can act on.
     """
     import rasterio
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
-    value = check_crs_syntax(text)
+    value = text.strip()
+    check_crs_text(value)
     # In rasterio's environment, GDAL's and PROJ's messages go to its logger (ours), not bare to stderr.
     with rasterio.Env():
         try:
             crs = CRS.from_user_input(value)
         except CRSError as error:
             raise ValueError(f"not a CRS PROJ knows: {error}") from None
+        resolved = crs.to_dict()
     if not (crs.is_geographic or crs.is_projected):
         raise ValueError(f"{crs_name(crs)} is neither geographic nor projected: a raster cannot be put in it")
+    if not resolved:
+        raise ValueError(f"{crs_name(crs)} has no PROJ string form, so it cannot be checked: give another form")
+    check_proj_parameters(resolved)
     return crs
 
 
