@@ -16,6 +16,7 @@ from pixelmill.errors import (
     PixelmillError,
     QueueUnavailable,
     QuotaExceeded,
+    StoreUnavailable,
 )
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: dict[type[PixelmillError], HTTPStatus] = {
     NotFound: HTTPStatus.NOT_FOUND,
     QuotaExceeded: HTTPStatus.TOO_MANY_REQUESTS,
     QueueUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    StoreUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 
