@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
@@ -13,9 +13,6 @@ from pixelmill.catalog.raster import (
     ResamplingName,
     Resolution,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class ChangeProjection(RasterArgs):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -11,9 +11,6 @@ from pixelmill.catalog.raster import (
     CrsText,
     RasterArgs,
 )
-
-if TYPE_CHECKING:
-    pass
 
 MAX_POSITIONS = 10_000
 """Most vertices a clipping geometry may have (it is stored with the task)."""

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import ClassVar, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from pixelmill.catalog.raster import (
     RasterArgs,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class NormalizedDifference(RasterArgs):

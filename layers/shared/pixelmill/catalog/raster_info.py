@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
 from pixelmill.catalog.raster import RasterArgs
-
-if TYPE_CHECKING:
-    pass
 
 
 class RasterInfo(RasterArgs):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -12,9 +12,6 @@ from pixelmill.catalog.raster import (
     ResamplingName,
     Resolution,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class Resample(RasterArgs):

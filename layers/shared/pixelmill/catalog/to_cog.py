@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -13,9 +13,6 @@ from pixelmill.catalog.raster import (
     ResamplingName,
     Resolution,
 )
-
-if TYPE_CHECKING:
-    pass
 
 Compression = Literal["deflate", "zstd", "lzw", "jpeg", "webp"]
 OverviewResampling = Literal["nearest", "average", "bilinear", "cubic", "cubicspline", "lanczos", "mode", "rms"]
