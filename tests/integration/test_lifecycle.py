@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from pixelmill.catalog import registry
+from pixelmill.dal.errors import translate_sdk_errors
 from pixelmill.dal.images import S3ImageStore as ImageStore
 from pixelmill.dal.queue import SqsTaskQueue as TaskQueue
 from pixelmill.models.task import TaskStatus
@@ -178,7 +179,7 @@ def test_transient_fault_is_retried_then_succeeds(stack: Stack, monkeypatch: pyt
             raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "GetObject")
         real_download(self, key, path)
 
-    monkeypatch.setattr(ImageStore, "download", flaky_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(flaky_download))
 
     # When the first delivery fails
     first = stack.process_batch()
@@ -203,7 +204,7 @@ def test_persistent_fault_marks_the_task_failed_on_the_last_receive_and_the_mess
     def broken_download(self: ImageStore, key: str, path: Path) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "throttled"}}, "GetObject")
 
-    monkeypatch.setattr(ImageStore, "download", broken_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(broken_download))
 
     # When every allowed receive fails (3, the template's MaxReceiveCount)
     for attempt in (1, 2, 3):
@@ -214,7 +215,7 @@ def test_persistent_fault_marks_the_task_failed_on_the_last_receive_and_the_mess
     failed = _task(stack, task["task_id"])
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "retries_exhausted"
-    assert "ClientError" in failed["error"]["message"]
+    assert "GetObject" in failed["error"]["message"]
     assert "SlowDown" in failed["error"]["message"]
 
     # And the message moves to the dead-letter queue instead of a fourth delivery
@@ -267,7 +268,7 @@ def test_queue_failure_at_create_is_an_error_and_leaves_no_task(stack: Stack, mo
     def refuse(self: TaskQueue, task_id: str) -> None:
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage")
 
-    monkeypatch.setattr(TaskQueue, "send", refuse)
+    monkeypatch.setattr(TaskQueue, "send", translate_sdk_errors(refuse))
 
     response = stack.api.post(
         "/api/tasks/", json_body={"image_id": image_id, "function_type": "resize", "function_args": {"width": 10}}

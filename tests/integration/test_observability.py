@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from pixelmill.dal.errors import translate_sdk_errors
 from pixelmill.dal.images import S3ImageStore as ImageStore
 from pixelmill.observability import bind_task, logger, unbind_task
 from tests.imagegen import jpeg_bytes
@@ -162,7 +163,7 @@ def test_a_transient_fault_logs_a_failed_line_that_will_be_retried(
     def broken_download(self: ImageStore, key: str, path: Path) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "throttled"}}, "GetObject")
 
-    monkeypatch.setattr(ImageStore, "download", broken_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(broken_download))
     lines.take()
 
     stack.process_batch()
@@ -299,7 +300,7 @@ def test_retries_are_counted(stack: Stack, emf: Any, monkeypatch: pytest.MonkeyP
     def broken_download(self: ImageStore, key: str, path: Path) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "throttled"}}, "GetObject")
 
-    monkeypatch.setattr(ImageStore, "download", broken_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(broken_download))
     emf()
 
     stack.process_batch()

@@ -1,4 +1,4 @@
-"""Every AWS SDK error a store lets out becomes the domain's StoreUnavailable."""
+"""Every AWS SDK error a store lets out becomes the domain's StoreUnavailable, with AWS's own text."""
 
 from __future__ import annotations
 
@@ -17,11 +17,8 @@ SDK_ERRORS = (BotoCoreError, ClientError, Boto3Error)
 C = TypeVar("C", bound=type)
 
 
-def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
-def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+def translate_sdk_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` raising StoreUnavailable where it raised an SDK error (a generator too)."""
     if inspect.isgeneratorfunction(method):
 
         @functools.wraps(method)
@@ -29,7 +26,7 @@ def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 yield from method(*args, **kwargs)
             except SDK_ERRORS as error:
-                raise StoreUnavailable(_describe(error)) from error
+                raise StoreUnavailable(str(error)) from error
 
         return generator
 
@@ -38,7 +35,7 @@ def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(*args, **kwargs)
         except SDK_ERRORS as error:
-            raise StoreUnavailable(_describe(error)) from error
+            raise StoreUnavailable(str(error)) from error
 
     return call
 
@@ -47,5 +44,5 @@ def domain_errors(cls: C) -> C:
     """Class decorator: the public methods of ``cls`` raise StoreUnavailable where boto3 raised."""
     for name, attribute in list(vars(cls).items()):
         if not name.startswith("_") and inspect.isfunction(attribute):
-            setattr(cls, name, _wrap(attribute))
+            setattr(cls, name, translate_sdk_errors(attribute))
     return cls
