@@ -20,9 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
 from pixelmill.errors import FieldError, Forbidden, PixelmillError, QuotaExceeded
-from pixelmill.logic import images, tasks
+from pixelmill.logic import image_urls, images, tasks
 from pixelmill.models.ids import IMAGE_ID_PATTERN, TASK_ID_PATTERN
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate
+from pixelmill.models.image_url import ImageUrl, ImageUrlCreate
 from pixelmill.models.task import TaskCreate, TaskPublic, TaskStatus
 from pixelmill.models.tenant import tenant_of_principal
 from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
@@ -106,6 +107,14 @@ def get_task(task_id: TaskIdPath) -> TaskPublic:
 def delete_task(task_id: TaskIdPath) -> Response[None]:
     tasks.delete_task(task_id, caller(), get_stores())
     return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+@app.post("/api/urls", summary="Sign an image URL (an <img src> rendered on the fly)", tags=["images"])
+def create_image_url(request: ImageUrlCreate) -> ImageUrl:
+    settings = get_settings()
+    # On AWS the distribution's URL; the local stack serves /img/ on its own host.
+    base = settings.image_url_base or _request_url().removesuffix(app.current_event.path)
+    return image_urls.create_url(request, caller(), get_stores(), settings, base)
 
 
 @app.get("/api/functions", summary="The function catalog", tags=["functions"])

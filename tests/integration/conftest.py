@@ -211,7 +211,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     with mock_aws():
         template = Template.load()
         resources = provision(template)
-        for function in ("ApiFunction", "ProcessorFunction", "SweeperFunction", "IngestFunction"):
+        for function in ("ApiFunction", "ProcessorFunction", "SweeperFunction", "IngestFunction", "RenderFunction"):
             for name, value in resources.environment(function).items():
                 monkeypatch.setenv(name, value)
         get_settings.cache_clear()

@@ -11,11 +11,15 @@ from pydantic import BaseModel, Field
 from pixelmill.errors import (
     FieldError,
     Forbidden,
+    ImageTooLarge,
     InvalidRequest,
     NotFound,
     PixelmillError,
+    ProcessingError,
     QueueUnavailable,
     QuotaExceeded,
+    ResponseTooLarge,
+    UnsupportedImage,
 )
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -27,6 +31,11 @@ STATUS_BY_ERROR: dict[type[PixelmillError], HTTPStatus] = {
     NotFound: HTTPStatus.NOT_FOUND,
     QuotaExceeded: HTTPStatus.TOO_MANY_REQUESTS,
     QueueUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    # Rendering an image URL (the worker turns these into a failed task instead).
+    ResponseTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedImage: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    ImageTooLarge: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ProcessingError: HTTPStatus.UNPROCESSABLE_ENTITY,
 }
 
 
