@@ -113,7 +113,7 @@ def delete_task(task_id: TaskIdPath) -> Response[None]:
 def create_image_url(request: ImageUrlCreate) -> ImageUrl:
     settings = get_settings()
     # On AWS the distribution's URL; the local stack serves /img/ on its own host.
-    base = settings.image_url_base or _request_url().removesuffix(app.current_event.path)
+    base = settings.image_url_base or _request_origin()
     return image_urls.create_url(request, caller(), get_stores(), settings, base)
 
 
@@ -148,6 +148,12 @@ def openapi_json() -> str:
     schema = app.get_openapi_schema(title="pixelmill", version="1.0.0", description=__doc__)
     document = document_problems(schema.model_dump(mode="json", by_alias=True, exclude_none=True))
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _request_origin() -> str:
+    """``scheme://host`` of this request."""
+    headers = {key.lower(): value for key, value in (app.current_event.headers or {}).items()}
+    return f"{headers.get('x-forwarded-proto', 'https')}://{headers.get('host', 'localhost')}"
 
 
 def _request_url() -> str:

@@ -1,0 +1,156 @@
+"""Signed image URLs through the real handlers: POST /api/urls/ on ApiFunction, then
+RenderFunction called with function URL events (payload 2.0) as Lambda sends them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.events import LocalContext, function_url_event
+from pixelmill.settings import get_settings
+from tests.imagegen import decode, image_bytes
+from tests.integration.conftest import BOB, Stack, load_handler
+
+WEBP_ACCEPT = "image/webp,*/*"
+
+
+@pytest.fixture(scope="module")
+def render() -> Any:
+    return load_handler("render")
+
+
+def get(render: Any, path: str, accept: str | None = WEBP_ACCEPT, method: str = "GET") -> dict[str, Any]:
+    headers = {"host": ["d111111abcdef8.cloudfront.net"], **({"accept": [accept]} if accept else {})}
+    event = function_url_event(method, path, headers=headers)
+    result: dict[str, Any] = render.lambda_handler(event, LocalContext(function_name="RenderFunction"))
+    return result
+
+
+def sign(stack: Stack, image_id: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    response = stack.api.post("/api/urls/", json_body={"image_id": image_id, "steps": steps, **extra})
+    assert response.status == 200, response.body
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def cache_keys(stack: Stack) -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix="cache/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def test_a_signed_url_renders_then_comes_from_the_cache(stack: Stack, render: Any) -> None:
+    # Given alice's JPEG and a URL she signed for an 80 px WebP (format=auto)
+    image_id = stack.upload(image_bytes("JPEG", 320, 240), "image/jpeg")
+    url = sign(
+        stack,
+        image_id,
+        [
+            {"function_type": "resize", "function_args": {"width": 80}},
+            {"function_type": "convert", "function_args": {"format": "auto"}},
+        ],
+    )
+    assert url["url"].startswith("https://api.example.test/img/")  # no distribution here: the API's host
+    assert f"/resize:width=80/convert:format=auto/{stack.api.tenant}/{image_id}" in url["path"]
+    # When a browser that takes WebP asks twice
+    first, second = get(render, url["path"]), get(render, url["path"])
+    # Then the first is rendered, the second served from the cache, byte for byte
+    assert first["statusCode"] == 200, first["body"]
+    assert first["headers"]["X-Pixelmill-Cache"] == "miss" and second["headers"]["X-Pixelmill-Cache"] == "hit"
+    assert first["isBase64Encoded"] and first["body"] == second["body"]
+    image = decode(base64.b64decode(first["body"]))
+    assert image.format == "WEBP" and image.size == (80, 60)
+    assert first["headers"]["Content-Type"] == "image/webp" and first["headers"]["Vary"] == "Accept"
+    assert first["headers"]["ETag"] == second["headers"]["ETag"]
+    assert first["headers"]["Cache-Control"] == f"public, max-age={get_settings().image_cache_max_age_seconds}, immutable"
+    # And a client without WebP gets a JPEG, cached apart
+    plain = get(render, url["path"], accept="*/*")
+    assert plain["headers"]["Content-Type"] == "image/jpeg" and plain["headers"]["X-Pixelmill-Cache"] == "miss"
+    assert len(cache_keys(stack)) == 2
+    assert all(key.startswith(f"cache/{stack.api.tenant}/") for key in cache_keys(stack))
+
+
+def problem(result: dict[str, Any]) -> dict[str, Any]:
+    assert result["headers"]["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = json.loads(result["body"])
+    assert body["status"] == result["statusCode"]
+    return body
+
+
+def test_refusals_are_problems_and_cache_nothing(stack: Stack, render: Any) -> None:
+    image_id = stack.upload(image_bytes("PNG", 64, 48), "image/png")
+    path = sign(stack, image_id, [{"function_type": "grayscale"}])["path"]
+    signature = path.split("/")[2]
+    tail = path.split("/", 3)[3]
+    cases = {
+        # a wrong signature, and none
+        path.replace(signature, "A" * 43): 403,
+        f"/img/{tail}": 400,  # the signature segment missing: the path has too few parts to be read as steps
+        # malformed and refused steps (read before the signature)
+        path.replace("grayscale", "resize:width=80,width=90"): 400,
+        path.replace("grayscale", "change_projection:target_srs=EPSG%3A3857"): 400,
+        path.replace("grayscale", "/".join(["grayscale"] * 11)): 400,
+    }
+    for url, status in cases.items():
+        result = get(render, url)
+        assert result["statusCode"] == status, (url, result["body"])
+        problem(result)
+    assert problem(get(render, path.replace(signature, "A" * 43)))["type"].endswith("invalid_signature")
+    assert get(render, path, method="POST")["statusCode"] == 405
+    assert cache_keys(stack) == []
+
+
+def test_a_url_never_reads_another_tenants_image(stack: Stack, render: Any) -> None:
+    # Given an image of bob's
+    bob = stack.api.as_caller(BOB)
+    bobs_image = stack.upload(image_bytes("PNG", 64, 48), "image/png", api=bob)
+    # When alice asks to sign a URL for it, she is told it does not exist
+    refused = stack.api.post("/api/urls/", json_body={"image_id": bobs_image, "steps": [{"function_type": "grayscale"}]})
+    assert refused.status == 404, refused.body
+    # And a URL alice signs for her own (missing) id names her as the owner: it is a 404, not bob's image
+    alices = stack.upload(image_bytes("PNG", 64, 48), "image/png")
+    path = sign(stack, alices, [{"function_type": "grayscale"}])["path"]
+    result = get(render, path.replace(alices, bobs_image))
+    assert result["statusCode"] == 403  # the signature covers the image id
+    boto3.client("s3").delete_object(Bucket=stack.bucket, Key=f"uploads/{stack.api.tenant}/{alices}")
+    assert get(render, path)["statusCode"] == 404
+
+
+def test_an_expired_url_is_forbidden(stack: Stack, render: Any) -> None:
+    image_id = stack.upload(image_bytes("PNG", 64, 48), "image/png")
+    url = sign(stack, image_id, [{"function_type": "grayscale"}], expires_in=1)
+    assert "/expires:" in url["path"] and url["expires_at"]
+    assert get(render, url["path"])["statusCode"] == 200
+    expired = url["path"].replace(f"expires:{url['expires_at']}", "expires:1000")  # moved: the signature breaks
+    assert get(render, expired)["statusCode"] == 403
+
+
+def test_bad_sources_and_results_are_4xx(stack: Stack, render: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file that is not an image: 415; an image over the pixel limit: 422 with the reason
+    not_image = stack.upload(b"%PDF-1.4 not an image", "image/png")
+    path = sign(stack, not_image, [{"function_type": "grayscale"}])["path"]
+    assert get(render, path)["statusCode"] == 415
+    big = stack.upload(image_bytes("PNG", 400, 300), "image/png")
+    path = sign(stack, big, [{"function_type": "grayscale"}])["path"]
+    monkeypatch.setenv("PIXELMILL_MAX_SOURCE_PIXELS", "1000")
+    get_settings.cache_clear()
+    refused = get(render, path)
+    assert refused["statusCode"] == 422 and "pixels" in problem(refused)["detail"]
+    assert cache_keys(stack) == []
+
+
+def test_api_refuses_steps_urls_cannot_carry(stack: Stack) -> None:
+    image_id = stack.upload(image_bytes("PNG", 64, 48), "image/png")
+    for steps, field in [
+        ([{"function_type": "pipeline", "function_args": {}}], "steps[0]"),
+        ([{"function_type": "resize", "function_args": {"width": -1}}], "steps[0].width"),
+        ([{"function_type": "to_cog"}], "steps[0]"),
+    ]:
+        response = stack.api.post("/api/urls/", json_body={"image_id": image_id, "steps": steps})
+        assert response.status == 400, response.body
+        assert response.json()["errors"][0]["field"] == field
+    functions = {entry["name"]: entry["usable_in_urls"] for entry in stack.api.get("/api/functions/").json()}
+    assert functions["resize"] and not functions["pipeline"]
