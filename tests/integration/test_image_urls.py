@@ -65,7 +65,9 @@ def test_a_signed_url_renders_then_comes_from_the_cache(stack: Stack, render: An
     assert image.format == "WEBP" and image.size == (80, 60)
     assert first["headers"]["Content-Type"] == "image/webp" and first["headers"]["Vary"] == "Accept"
     assert first["headers"]["ETag"] == second["headers"]["ETag"]
-    assert first["headers"]["Cache-Control"] == f"public, max-age={get_settings().image_cache_max_age_seconds}, immutable"
+    assert (
+        first["headers"]["Cache-Control"] == f"public, max-age={get_settings().image_cache_max_age_seconds}, immutable"
+    )
     # And a client without WebP gets a JPEG, cached apart
     plain = get(render, url["path"], accept="*/*")
     assert plain["headers"]["Content-Type"] == "image/jpeg" and plain["headers"]["X-Pixelmill-Cache"] == "miss"
@@ -108,7 +110,9 @@ def test_a_url_never_reads_another_tenants_image(stack: Stack, render: Any) -> N
     bob = stack.api.as_caller(BOB)
     bobs_image = stack.upload(image_bytes("PNG", 64, 48), "image/png", api=bob)
     # When alice asks to sign a URL for it, she is told it does not exist
-    refused = stack.api.post("/api/urls/", json_body={"image_id": bobs_image, "steps": [{"function_type": "grayscale"}]})
+    refused = stack.api.post(
+        "/api/urls/", json_body={"image_id": bobs_image, "steps": [{"function_type": "grayscale"}]}
+    )
     assert refused.status == 404, refused.body
     # And a URL alice signs for her own (missing) id names her as the owner: it is a 404, not bob's image
     alices = stack.upload(image_bytes("PNG", 64, 48), "image/png")
