@@ -582,7 +582,8 @@ def test_image_urls_are_served_by_cloudfront_through_origin_access_control(templ
     }
     behaviour = config["DefaultCacheBehavior"]
     assert behaviour["TargetOriginId"] == origin["Id"]
-    assert behaviour["AllowedMethods"] == ["GET", "HEAD"] and behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
     assert ref_target(behaviour["CachePolicyId"]) == "ImageCachePolicy"
     (association,) = behaviour["FunctionAssociations"]
     assert association["EventType"] == "viewer-request"
@@ -608,7 +609,8 @@ def test_the_cache_key_is_the_path_and_the_normalised_accept(template: Template)
     assert parameters["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
     assert parameters["CookiesConfig"] == {"CookieBehavior": "none"}
     function = resources["AcceptNormalizer"]["Properties"]
-    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0" and function["AutoPublish"] is True
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert function["AutoPublish"] is True
     for media_type in ("image/avif", "image/webp", "image/jpeg", "format=auto"):
         assert media_type in function["FunctionCode"]
 

@@ -59,18 +59,23 @@ def test_a_signed_url_renders_then_comes_from_the_cache(stack: Stack, render: An
     first, second = get(render, url["path"]), get(render, url["path"])
     # Then the first is rendered, the second served from the cache, byte for byte
     assert first["statusCode"] == 200, first["body"]
-    assert first["headers"]["X-Pixelmill-Cache"] == "miss" and second["headers"]["X-Pixelmill-Cache"] == "hit"
-    assert first["isBase64Encoded"] and first["body"] == second["body"]
+    assert first["headers"]["X-Pixelmill-Cache"] == "miss"
+    assert second["headers"]["X-Pixelmill-Cache"] == "hit"
+    assert first["isBase64Encoded"]
+    assert first["body"] == second["body"]
     image = decode(base64.b64decode(first["body"]))
-    assert image.format == "WEBP" and image.size == (80, 60)
-    assert first["headers"]["Content-Type"] == "image/webp" and first["headers"]["Vary"] == "Accept"
+    assert image.format == "WEBP"
+    assert image.size == (80, 60)
+    assert first["headers"]["Content-Type"] == "image/webp"
+    assert first["headers"]["Vary"] == "Accept"
     assert first["headers"]["ETag"] == second["headers"]["ETag"]
     assert (
         first["headers"]["Cache-Control"] == f"public, max-age={get_settings().image_cache_max_age_seconds}, immutable"
     )
     # And a client without WebP gets a JPEG, cached apart
     plain = get(render, url["path"], accept="*/*")
-    assert plain["headers"]["Content-Type"] == "image/jpeg" and plain["headers"]["X-Pixelmill-Cache"] == "miss"
+    assert plain["headers"]["Content-Type"] == "image/jpeg"
+    assert plain["headers"]["X-Pixelmill-Cache"] == "miss"
     assert len(cache_keys(stack)) == 2
     assert all(key.startswith(f"cache/{stack.api.tenant}/") for key in cache_keys(stack))
 
@@ -126,7 +131,8 @@ def test_a_url_never_reads_another_tenants_image(stack: Stack, render: Any) -> N
 def test_an_expired_url_is_forbidden(stack: Stack, render: Any) -> None:
     image_id = stack.upload(image_bytes("PNG", 64, 48), "image/png")
     url = sign(stack, image_id, [{"function_type": "grayscale"}], expires_in=1)
-    assert "/expires:" in url["path"] and url["expires_at"]
+    assert "/expires:" in url["path"]
+    assert url["expires_at"]
     assert get(render, url["path"])["statusCode"] == 200
     expired = url["path"].replace(f"expires:{url['expires_at']}", "expires:1000")  # moved: the signature breaks
     assert get(render, expired)["statusCode"] == 403
@@ -142,7 +148,8 @@ def test_bad_sources_and_results_are_4xx(stack: Stack, render: Any, monkeypatch:
     monkeypatch.setenv("PIXELMILL_MAX_SOURCE_PIXELS", "1000")
     get_settings.cache_clear()
     refused = get(render, path)
-    assert refused["statusCode"] == 422 and "pixels" in problem(refused)["detail"]
+    assert refused["statusCode"] == 422
+    assert "pixels" in problem(refused)["detail"]
     assert cache_keys(stack) == []
 
 
@@ -157,4 +164,5 @@ def test_api_refuses_steps_urls_cannot_carry(stack: Stack) -> None:
         assert response.status == 400, response.body
         assert response.json()["errors"][0]["field"] == field
     functions = {entry["name"]: entry["usable_in_urls"] for entry in stack.api.get("/api/functions/").json()}
-    assert functions["resize"] and not functions["pipeline"]
+    assert functions["resize"]
+    assert not functions["pipeline"]
