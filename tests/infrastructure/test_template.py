@@ -487,7 +487,7 @@ def test_every_route_but_the_docs_is_iam_authorized(translated: dict[str, Any]) 
         for method, operation in operations.items()
         if method != "options"  # CORS preflights: browsers cannot sign them
     }
-    assert len(routes) == 9
+    assert len(routes) == 10
     # Then every route needs a SigV4 signature (AWS_IAM), but the docs, which need none
     assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
     for route, operation in routes.items():
@@ -530,7 +530,12 @@ def test_outputs(template: Template) -> None:
         "AlarmTopicArn",
         "DashboardUrl",
         "IngestFunctionName",
+        # Signed image URLs: where they point, the distribution and the signing secret.
+        "ImageUrlBase",
+        "ImageDistributionId",
+        "UrlSigningSecretArn",
     }
+    assert outputs["ImageUrlBase"]["Value"] == {"Fn::Sub": "https://${ImageDistribution.DomainName}/img/"}
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/api/"
     }
@@ -638,3 +643,12 @@ def test_rendered_images_expire_and_the_renderer_writes_only_there(template: Tem
     writes = [s for s in inline_statements(render) if "s3:PutObject" in as_list(s["Action"])]
     assert [resource_text(s["Resource"]) for s in writes] == ["${ImagesBucket.Arn}/cache/*"]
     assert ref_target(environment(render)["PIXELMILL_IMAGE_CACHE_MAX_AGE_SECONDS"]) == "ImageCacheMaxAgeSeconds"
+
+
+@pytest.mark.slow
+def test_sam_makes_the_render_function_url_iam_only(translated: dict[str, Any]) -> None:
+    # The AWS::Lambda::Url SAM makes of FunctionUrlConfig: the distribution's origin refers to it by name
+    url = translated["Resources"]["RenderFunctionUrl"]
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["AuthType"] == "AWS_IAM"
+    assert url["Properties"]["TargetFunctionArn"] == {"Ref": "RenderFunction"}
