@@ -26,7 +26,6 @@ from pydantic import ValidationError
 from pixelmill.dal import Stores
 from pixelmill.errors import (
     FieldError,
-    ImageTooLarge,
     InvalidRequest,
     InvalidSignature,
     NotFound,
@@ -34,7 +33,7 @@ from pixelmill.errors import (
 )
 from pixelmill.logic.processing import deadline
 from pixelmill.logic.tasks import owned_image
-from pixelmill.models.ids import image_key
+from pixelmill.models.ids import image_key, is_incoming
 from pixelmill.models.image_url import (
     AUTO_FORMAT,
     ImagePath,
@@ -211,18 +210,19 @@ def render(
     verify(signature, signed, stores.signing_keys.keys(), time.time() if now is None else now)
 
     key = cache_key(path, fmt)
-    cached = stores.images.head(key)
+    cached = stores.images.fetch(key)
     if cached is not None:
-        return RenderedImage(stores.images.get(key), cached.content_type, f'"{cached.etag}"', cache_hit=True)
+        return RenderedImage(cached.data, cached.content_type, f'"{cached.etag}"', cache_hit=True)
 
-    source = owned_image(path.image_id, path.owner, stores)
+    # Uploads and results are under their owner's prefix: reading the key is the ownership check.
+    # A file under incoming/ names its owner in a tag.
+    if is_incoming(path.image_id) and owned_image(path.image_id, path.owner, stores) is None:
+        raise NotFound(f"no image {path.image_id}")
+    source = stores.images.fetch(image_key(path.image_id, path.owner), max_bytes=settings.max_upload_bytes)
     if source is None:
         raise NotFound(f"no image {path.image_id}")
-    if source.size > settings.max_upload_bytes:
-        raise ImageTooLarge(f"the image has {source.size} bytes, over the limit of {settings.max_upload_bytes}")
-    data = stores.images.get(image_key(path.image_id, path.owner))
     with deadline(settings.render_timeout_seconds):
-        rendered = pipeline.run(data, Limits.from_settings(settings))
+        rendered = pipeline.run(source.data, Limits.from_settings(settings))
     if len(rendered.data) > MAX_RESPONSE_BYTES:
         raise ResponseTooLarge(
             f"the result has {len(rendered.data)} bytes, over the {MAX_RESPONSE_BYTES} a response can carry: "
