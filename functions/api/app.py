@@ -23,7 +23,7 @@ from pixelmill.errors import FieldError, Forbidden, PixelmillError, QuotaExceede
 from pixelmill.logic import image_urls, images, tasks
 from pixelmill.models.ids import IMAGE_ID_PATTERN, TASK_ID_PATTERN
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate
-from pixelmill.models.image_url import ImageUrl, ImageUrlCreate
+from pixelmill.models.image_url import ImageUrl, ImageUrlCreate, image_url_openapi
 from pixelmill.models.task import TaskCreate, TaskPublic, TaskStatus
 from pixelmill.models.tenant import tenant_of_principal
 from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
@@ -147,6 +147,7 @@ def openapi_json() -> str:
     """The OpenAPI document of this API, with our problem responses (docs/openapi.json)."""
     schema = app.get_openapi_schema(title="pixelmill", version="1.0.0", description=__doc__)
     document = document_problems(schema.model_dump(mode="json", by_alias=True, exclude_none=True))
+    document["paths"]["/img/{signature}/{steps}/{owner}/{image_id}"] = image_url_openapi()
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 

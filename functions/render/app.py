@@ -11,6 +11,7 @@ import base64
 from http import HTTPStatus
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
@@ -28,7 +29,7 @@ def _problem(status: HTTPStatus, detail: str, code: str, errors: Any = None) -> 
     return {"statusCode": status.value, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
 @tracer.capture_lambda_handler
 @publish_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

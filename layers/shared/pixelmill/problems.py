@@ -123,5 +123,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                     "The caller has as many unfinished tasks as allowed: nothing was created; retry after Retry-After"
                 )
                 responses["503"] = response("The task could not be queued; nothing was created, retry")
+            if (method, path) == ("post", "/api/urls"):
+                responses["404"] = response("No image of the caller's with this id")
             responses["500"] = response("Anything else (logged; never a stack trace)")
     return openapi

@@ -199,3 +199,64 @@ class ImageUrl(BaseModel):
     )
     path: str = Field(description="The URL's path, for use with another host name (a CDN alias).")
     expires_at: int | None = Field(description="When it stops working (seconds since 1970, UTC); null: never.")
+
+
+def image_url_openapi() -> dict[str, Any]:
+    """The OpenAPI path item of ``GET /img/...`` (RenderFunction, behind CloudFront: not an API route)."""
+
+    def problem(description: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+
+    def segment(name: str, description: str, pattern: str, example: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string", "pattern": pattern},
+            "example": example,
+        }
+
+    return {
+        "get": {
+            "tags": ["images"],
+            "summary": "An image rendered from a signed URL (served by the CloudFront distribution)",
+            "description": (
+                "Not an API route: the URLs POST /api/urls/ returns, on the distribution's host (the stack's "
+                "`ImageUrlBase` output; locally the API's own host). No AWS signature: the URL's HMAC is the "
+                "authorization. `{steps}` is one or more `name[:key=value,...]` joined by `/` (shown here as one "
+                "segment), optionally after `expires:{unix time}/`; see the README for the grammar."
+            ),
+            "operationId": "get_image_url",
+            "security": [],
+            "parameters": [
+                segment("signature", "HMAC-SHA256 of the rest of the path, base64url", "^[A-Za-z0-9_-]+$", "q7P…"),
+                segment("steps", "The photo functions to apply", "^[a-z][a-z0-9_]*(:.*)?$", "resize:width=800"),
+                segment("owner", "The image's owner (the signer's tenant)", "^[A-Za-z0-9]{12,128}$", "AIDAEXAMPLE0001"),
+                segment("image_id", "The image", "^[A-Za-z0-9_-]+$", "0197e45a-8fc5-7848-9c9f-56cc0ae0a087"),
+                {
+                    "name": "Accept",
+                    "in": "header",
+                    "required": False,
+                    "description": "With convert:format=auto: AVIF if accepted, else WebP, else JPEG",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The image; `X-Pixelmill-Cache` says hit or miss; `Vary: Accept`; immutable",
+                    "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "400": problem("Malformed steps, an unknown or raster function, too many steps, bad arguments"),
+                "403": problem("A missing, wrong or expired signature"),
+                "404": problem("No such image of the signer's"),
+                "413": problem("The result is too large for a response"),
+                "415": problem("The source's format is not allowed"),
+                "422": problem("Over the pixel limits or the render time budget"),
+                "500": problem("Anything else (logged; never a stack trace)"),
+            },
+        }
+    }
