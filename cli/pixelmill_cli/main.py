@@ -204,6 +204,11 @@ def cmd_cancel(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _add_arg_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--arg/-a NAME=VALUE``, repeatable: a function's arguments."""
+    parser.add_argument("--arg", "-a", type=parse_arg, action="append", metavar="NAME=VALUE", help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: global options and one subcommand per action."""
     parser = argparse.ArgumentParser(
@@ -238,14 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         "source", metavar="SOURCE", help="a file to upload, or the id of an image or result already stored"
     )
     run.add_argument("function", help="a function of the catalog (see `pixelmill functions`)")
-    run.add_argument(
-        "--arg",
-        "-a",
-        type=parse_arg,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a function argument (repeatable); values are JSON when they parse as JSON",
-    )
+    _add_arg_option(run, "a function argument (repeatable); values are JSON when they parse as JSON")
     run.add_argument("--args-json", type=json.loads, metavar="JSON", help="all function arguments as one JSON object")
     run.add_argument(
         "--out",
@@ -289,14 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     url.add_argument("image_id", metavar="IMAGE_ID")
     url.add_argument("function", help="a photo function of the catalog, e.g. resize")
-    url.add_argument(
-        "--arg",
-        "-a",
-        type=parse_arg,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a function argument (repeatable): numbers, booleans and strings",
-    )
+    _add_arg_option(url, "a function argument (repeatable): numbers, booleans and strings")
     url.add_argument(
         "--format",
         choices=["auto", "jpeg", "png", "webp", "avif", "tiff", "gif"],

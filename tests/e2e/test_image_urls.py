@@ -4,16 +4,13 @@ unsigned (the HMAC is the authorization) at /img/... by RenderFunction, cached i
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 from PIL import Image
 
 from tests.e2e.conftest import RunningStack
-from tests.e2e.test_local_stack import upload
+from tests.e2e.test_local_stack import run_pixelmill, upload
 from tests.imagegen import jpeg_bytes
 
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
@@ -85,32 +82,8 @@ def test_bad_image_urls_are_problems(local_stack: RunningStack) -> None:
 
 
 def test_the_cli_signs_a_url(local_stack: RunningStack, tmp_path: Path) -> None:
-    assert local_stack.alice is not None
     image_id = upload(local_stack, jpeg_bytes(400, 300))
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environment.update(local_stack.alice.environment())
-    environment["AWS_CONFIG_FILE"] = environment["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
-    signed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pixelmill_cli",
-            "--api",
-            local_stack.api,
-            "url",
-            image_id,
-            "thumbnail",
-            "--arg",
-            "size=100",
-            "--format",
-            "auto",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=environment,
-    )
+    signed = run_pixelmill(local_stack, tmp_path, "url", image_id, "thumbnail", "--arg", "size=100", "--format", "auto")
     assert signed.returncode == 0, signed.stderr
     url = signed.stdout.strip()
     assert "/thumbnail:size=100/convert:format=auto/" in url
