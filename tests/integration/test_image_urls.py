@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from infra.events import LocalContext, function_url_event
+from pixelmill.dal import get_stores
 from pixelmill.settings import get_settings
 from tests.imagegen import decode, image_bytes
 from tests.integration.conftest import BOB, Stack, load_handler
@@ -166,3 +167,42 @@ def test_api_refuses_steps_urls_cannot_carry(stack: Stack) -> None:
     functions = {entry["name"]: entry["usable_in_urls"] for entry in stack.api.get("/api/functions/").json()}
     assert functions["resize"]
     assert not functions["pipeline"]
+
+
+def test_over_budget_or_too_large_for_a_response_is_a_problem(
+    stack: Stack, render: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image_id = stack.upload(image_bytes("PNG", 400, 300), "image/png")
+    path = sign(stack, image_id, [{"function_type": "blur", "function_args": {"radius": 5}}])["path"]
+    # A result larger than a response can carry: 413
+    monkeypatch.setattr("pixelmill.logic.image_urls.MAX_RESPONSE_BYTES", 100)
+    too_large = get(render, path)
+    assert too_large["statusCode"] == 413
+    assert problem(too_large)["type"].endswith("response_too_large")
+    monkeypatch.undo()
+    # A render over its time budget: 422
+    monkeypatch.setenv("PIXELMILL_RENDER_TIMEOUT_SECONDS", "0.000001")
+    get_settings.cache_clear()
+    slow = get(render, path)
+    assert slow["statusCode"] == 422
+    assert problem(slow)["type"].endswith("timeout")
+    assert cache_keys(stack) == []
+
+
+def test_urls_signed_before_a_rotation_keep_working(stack: Stack, render: Any) -> None:
+    # Given a URL signed with the current key
+    image_id = stack.upload(image_bytes("PNG", 64, 48), "image/png")
+    before = sign(stack, image_id, [{"function_type": "grayscale"}])["path"]
+    # When the secret is rotated (put-secret-value: the old value becomes AWSPREVIOUS)
+    secret = get_settings().signing_secret_id
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="n" * 64)
+    get_stores.cache_clear()  # the functions read the secret again within five minutes
+    # Then the old URL still renders, and new URLs are signed with the new key
+    assert get(render, before)["statusCode"] == 200
+    after = sign(stack, image_id, [{"function_type": "grayscale"}])["path"]
+    assert after != before
+    assert get(render, after)["statusCode"] == 200
+    # And after a second rotation the first key is gone
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="m" * 64)
+    get_stores.cache_clear()
+    assert get(render, before)["statusCode"] == 403
