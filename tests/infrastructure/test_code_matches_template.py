@@ -32,6 +32,7 @@ DEFAULTS_ARE_FINE = {"upload_url_expires_seconds", "download_url_expires_seconds
 # Settings only some functions read, set for exactly those (a bad value then stops only them).
 ONLY_FOR = {
     "ingest_rules": {"IngestFunction"},
+    "public_api_url": {"ApiFunction"},
     "signing_secret_id": {"ApiFunction", "RenderFunction"},
     "image_url_base": {"ApiFunction"},
     "image_cache_max_age_seconds": {"RenderFunction"},
@@ -54,6 +55,8 @@ WIRED_TO = {
     "PIXELMILL_MAX_RECEIVE_COUNT": "MaxReceiveCount",
     "PIXELMILL_TASK_TTL_DAYS": "TaskTtlDays",
     "PIXELMILL_INGEST_RULES": "IngestRules",
+    "PIXELMILL_PUBLIC_API_URL": "PublicApiUrl",
+    "PIXELMILL_UPLOAD_RETENTION_DAYS": "UploadRetentionDays",
 }
 
 

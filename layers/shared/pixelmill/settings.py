@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     result_retention_days: int = Field(
         default=7, gt=0, description="Days S3 keeps a result; a done task's record goes with it."
     )
+    upload_retention_days: int = Field(
+        default=30,
+        ge=6,
+        description=(
+            "Days S3 keeps an upload (uploads/, incoming/); no task is created on one within 5 days of its expiry."
+        ),
+    )
     max_unfinished_tasks: int = Field(
         default=100,
         gt=0,
@@ -83,6 +90,14 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="Time one image URL may take to render; below the function's timeout."
     )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
+    public_api_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^/?#]+(/[^?#]*)?)?$",
+        description=(
+            "The URL clients call the API under, without /api (e.g. https://images.example.com): the base of the "
+            "links the API hands out. Empty: the domain and stage API Gateway reports for the request."
+        ),
+    )
     ingest_rules: Annotated[tuple[IngestRule, ...], NoDecode] = Field(
         default=DEFAULT_INGEST_RULES,
         description=(
