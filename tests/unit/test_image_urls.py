@@ -8,7 +8,14 @@ import pytest
 
 from pixelmill.errors import InvalidRequest, InvalidSignature
 from pixelmill.logic.image_urls import check_steps, negotiate_format, sign, url_pipeline, verify
-from pixelmill.models.image_url import MAX_URL_STEPS, ImagePath, UrlStep, parse_image_path, url_value
+from pixelmill.models.image_url import (
+    MAX_URL_STEPS,
+    ImagePath,
+    UrlStep,
+    UrlStepCreate,
+    parse_image_path,
+    url_value,
+)
 from pixelmill.transforms import registry
 from pixelmill.transforms.convert import Convert
 from pixelmill.transforms.resize import Resize
@@ -182,3 +189,9 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
 )
 def test_auto_format_follows_accept(accept: str | None, expected: str) -> None:
     assert negotiate_format(accept) == expected
+
+
+def test_json_arguments_keep_their_types_on_the_way_to_the_url() -> None:
+    # 1 stays a number and true a boolean (a union tried left to right would swap them)
+    step = UrlStepCreate.model_validate({"function_type": "resize", "function_args": {"width": 1, "upscale": True}})
+    assert [url_value(value, key) for key, value in step.function_args.items()] == ["1", "true"]

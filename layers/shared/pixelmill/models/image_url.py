@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, Field
@@ -157,7 +157,7 @@ class UrlStepCreate(BaseModel):
     """One step of an image URL, as in a task: a photo function and its arguments."""
 
     function_type: str = Field(max_length=64, examples=["resize"])
-    function_args: dict[str, Annotated[str | int | float | bool, Field(union_mode="left_to_right")]] = Field(
+    function_args: dict[str, bool | int | float | str] = Field(
         default_factory=dict,
         max_length=20,
         description="Arguments, as for a task; only numbers, booleans and strings (no lists or objects).",
