@@ -66,9 +66,10 @@ clean:  ## remove the virtualenvs and build output
 
 include infra/sam.mk
 
-bench: install  ## photo benchmarks against libvips, raster ones against rasterio, cold imports against bare dependencies: ratios in one run
+bench: install  ## photo benchmarks against libvips, raster ones against rasterio, image URLs' overhead and cache hits, cold imports against bare dependencies: ratios in one run
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/raster.py
+	PYTHONPATH=layers/shared:. $(BIN)/python bench/image_urls.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/imports.py
 
 openapi: install  ## rewrite docs/openapi.json from the API's routes and models

@@ -32,6 +32,8 @@ pytestmark = pytest.mark.slow
 
 LIBRARY_LAYERS = ("CoreLayer", "ImagingLayer")
 IMAGING = ("PIL", "pillow_heif", "rasterio", "numpy")
+IMAGING_FUNCTIONS = {"ProcessorFunction", "RenderFunction"}
+"""The functions that run transforms: the worker and the image URLs' renderer."""
 # Targets: the API with its layers, and the processor leaving 50 MiB of Lambda's 250 MiB free.
 API_TARGET_BYTES = 60 * 1024 * 1024
 PROCESSOR_TARGET_BYTES = 200 * 1024 * 1024
@@ -131,11 +133,11 @@ def test_processor_with_its_layers_leaves_50_mib_of_lambdas_limit(sam_build: Sam
     assert total / PROCESSOR_TARGET_BYTES <= 1, f"ProcessorFunction + layers: {total / MIB:.1f} MiB, target 200 MiB"
 
 
-def test_only_the_processor_has_the_imaging_layer(build: SamBuild) -> None:
+def test_only_the_functions_that_transform_have_the_imaging_layer(build: SamBuild) -> None:
     for logical_id in functions(build.template):
         layers = _layer_ids(build, logical_id)
         assert layers[:2] == ["PixelmillLayer", "CoreLayer"], logical_id
-        assert ("ImagingLayer" in layers) == (logical_id == "ProcessorFunction"), logical_id
+        assert ("ImagingLayer" in layers) == (logical_id in IMAGING_FUNCTIONS), logical_id
     core = _library(build, "CoreLayer")
     assert [name for name in IMAGING if (core / name).exists()] == []
     assert all((_library(build, "ImagingLayer") / name).is_dir() for name in IMAGING)

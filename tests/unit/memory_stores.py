@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixelmill.errors import NotFound, TaskExists
+from pixelmill.errors import ImageTooLarge, NotFound, TaskExists
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskStatus, utcnow
-from pixelmill.stores import DeadLetter, PresignedUpload, StoredImage, Stores, TaskPage
+from pixelmill.stores import DeadLetter, FetchedImage, PresignedUpload, StoredImage, Stores, TaskPage
 
 
 @dataclass
@@ -110,6 +110,14 @@ class MemoryImageStore:
             raise NotFound(f"no object {key}")
         return self.objects[key][0]
 
+    def fetch(self, key: str, max_bytes: int | None = None) -> FetchedImage | None:
+        if key not in self.objects:
+            return None
+        data, content_type, _metadata = self.objects[key]
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ImageTooLarge(f"the image has {len(data)} bytes, over the limit of {max_bytes}")
+        return FetchedImage(data=data, content_type=content_type, etag=str(hash(data)))
+
     def download(self, key: str, path: Path) -> None:
         path.write_bytes(self.get(key))
 
@@ -149,6 +157,16 @@ class MemoryDeadLetterQueue:
         yield from list(self.letters)
 
 
+@dataclass
+class MemorySigningKeys:
+    """Fixed signing keys, the current one first."""
+
+    current: tuple[bytes, ...] = (b"memory-signing-key",)
+
+    def keys(self) -> tuple[bytes, ...]:
+        return self.current
+
+
 def memory_stores() -> Stores:
     """Fresh, empty in-memory stores."""
     return Stores(
@@ -156,4 +174,5 @@ def memory_stores() -> Stores:
         images=MemoryImageStore(),
         queue=MemoryTaskQueue(),
         dead_letters=MemoryDeadLetterQueue(),
+        signing_keys=MemorySigningKeys(),
     )

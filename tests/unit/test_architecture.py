@@ -1,8 +1,9 @@
 """The layering, enforced: each check imports code in a fresh interpreter and
 looks at what it loaded (or makes a library unimportable and imports anyway).
 
-- Only the processor loads the imaging libraries (Pillow, rasterio, numpy);
-  the other handlers ship without them.
+- Only the functions that transform (processor, render) load the imaging
+  libraries (Pillow, rasterio, numpy), and only when they run one; the other
+  handlers ship without them.
 - logic and the store interfaces reach no module that imports boto3, botocore or the dal.
 - transforms import with boto3, botocore and pixelmill.dal absent.
 - No function's module imports another function's.
@@ -46,15 +47,16 @@ def _loaded_by_handler(function: str) -> set[str]:
     return set(json.loads(_run(code)))
 
 
-@pytest.mark.parametrize("function", [name for name in HANDLERS if name != "processor"])
-def test_only_the_processor_loads_the_imaging_libraries(function: str) -> None:
+@pytest.mark.parametrize("function", [name for name in HANDLERS if name not in ("processor", "render")])
+def test_only_the_functions_that_transform_load_the_imaging_libraries(function: str) -> None:
     loaded = _loaded_by_handler(function)
     assert not loaded & set(IMAGING), f"{function} loads {sorted(loaded & set(IMAGING))}"
 
 
-def test_the_processor_loads_an_implementation_only_when_a_task_needs_it() -> None:
+@pytest.mark.parametrize("function", ["processor", "render"])
+def test_the_functions_that_transform_load_an_implementation_only_when_they_run_it(function: str) -> None:
     # Importing the handler loads no imaging library: a raster-only warm container never loads Pillow.
-    assert not _loaded_by_handler("processor") & set(IMAGING)
+    assert not _loaded_by_handler(function) & set(IMAGING)
 
 
 def _import_without(blocked: tuple[str, ...], modules: list[str]) -> None:

@@ -34,6 +34,15 @@ class StoredImage:
 
 
 @dataclass(frozen=True)
+class FetchedImage:
+    """An object's bytes with its type and ETag, read in one request."""
+
+    data: bytes
+    content_type: str
+    etag: str
+
+
+@dataclass(frozen=True)
 class PresignedUpload:
     """A presigned POST: the form's URL and the fields to send before the file."""
 
@@ -115,6 +124,9 @@ class ImageStore(Protocol):
     def get(self, key: str) -> bytes:
         """The object's bytes; NotFound if it is gone."""
 
+    def fetch(self, key: str, max_bytes: int | None = None) -> FetchedImage | None:
+        """The object's bytes, type and ETag in one read, or None; ImageTooLarge over ``max_bytes``."""
+
     def download(self, key: str, path: Path) -> None:
         """Write the object to ``path``; NotFound if it is gone."""
 
@@ -148,11 +160,20 @@ class DeadLetterQueue(Protocol):
         """Each message now in the queue once, none deleted."""
 
 
+class SigningKeys(Protocol):
+    """The keys that sign image URLs."""
+
+    def keys(self) -> tuple[bytes, ...]:
+        """Every key a signature may be made with; the first is the one to sign with."""
+
+
 @dataclass(frozen=True)
 class Stores:
-    """Everything the logic reads and writes: tasks, images, the task queue and its dead letters."""
+    """Everything the logic reads and writes: tasks, images, the task queue and its dead letters,
+    and the keys that sign image URLs."""
 
     tasks: TaskStore
     images: ImageStore
     queue: TaskQueue
     dead_letters: DeadLetterQueue
+    signing_keys: SigningKeys

@@ -26,6 +26,8 @@ class FunctionArgs(BaseModel):
 
     name: ClassVar[str]
     kind: ClassVar[str] = "photo"
+    usable_in_urls: ClassVar[bool] = False
+    """Whether signed image URLs (/img/...) may use this function as a step."""
 
     @classmethod
     def on_registry_closed(cls, registry: FunctionRegistry) -> None:

@@ -132,6 +132,7 @@ class PhotoArgs(FunctionArgs):
     kind: ClassVar[str] = "photo"
     usable_in_pipeline: ClassVar[bool] = True
     """Whether ``pipeline`` offers this function as a step."""
+    usable_in_urls: ClassVar[bool] = True
     sets_output_format: ClassVar[bool] = False
     """Whether ``output_format`` and ``save_options`` are the function's own choice (``convert``)."""
 

@@ -82,6 +82,7 @@ class Pipeline(PhotoArgs):
 
     name: ClassVar[str] = "pipeline"
     usable_in_pipeline: ClassVar[bool] = False
+    usable_in_urls: ClassVar[bool] = False  # an image URL's steps already chain
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

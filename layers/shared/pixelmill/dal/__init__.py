@@ -18,11 +18,20 @@ from botocore.config import Config
 
 from pixelmill.dal.images import S3ImageStore
 from pixelmill.dal.queue import SqsDeadLetterQueue, SqsTaskQueue
+from pixelmill.dal.secrets import SigningKeys
 from pixelmill.dal.tasks import DynamoTaskStore
 from pixelmill.settings import Settings, get_settings
 from pixelmill.stores import Stores
 
-__all__ = ["DynamoTaskStore", "S3ImageStore", "SqsDeadLetterQueue", "SqsTaskQueue", "Stores", "get_stores"]
+__all__ = [
+    "DynamoTaskStore",
+    "S3ImageStore",
+    "SigningKeys",
+    "SqsDeadLetterQueue",
+    "SqsTaskQueue",
+    "Stores",
+    "get_stores",
+]
 
 # Adaptive retries absorb throttling before an error ever reaches the logic.
 _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=30)
@@ -41,6 +50,7 @@ def build_stores(settings: Settings) -> Stores:
         images=S3ImageStore(s3, settings.images_bucket),
         queue=SqsTaskQueue(sqs, settings.task_queue_url),
         dead_letters=SqsDeadLetterQueue(sqs, settings.dead_letter_queue_url),
+        signing_keys=SigningKeys(boto3.client("secretsmanager", config=_CLIENT_CONFIG), settings.signing_secret_id),
     )
 
 

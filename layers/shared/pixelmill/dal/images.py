@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from pixelmill.dal.errors import domain_errors
-from pixelmill.errors import NotFound
+from pixelmill.errors import ImageTooLarge, NotFound
 from pixelmill.models.ids import OWNER_TAG
-from pixelmill.stores import PresignedUpload, StoredImage
+from pixelmill.stores import FetchedImage, PresignedUpload, StoredImage
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -84,6 +84,27 @@ class S3ImageStore:
                 raise NotFound(f"no object {key}") from None
             raise
         return response["Body"].read()
+
+    def fetch(self, key: str, max_bytes: int | None = None) -> FetchedImage | None:
+        """The object's bytes, type and ETag in one GET, or None if there is no such object.
+
+        ImageTooLarge, before its body is read, when it has more than ``max_bytes``.
+        """
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        size = response["ContentLength"]
+        if max_bytes is not None and size > max_bytes:
+            response["Body"].close()
+            raise ImageTooLarge(f"the image has {size} bytes, over the limit of {max_bytes}")
+        return FetchedImage(
+            data=response["Body"].read(),
+            content_type=response.get("ContentType", "application/octet-stream"),
+            etag=response.get("ETag", "").strip('"'),
+        )
 
     def download(self, key: str, path: Path) -> None:
         """Write the object to ``path``, streamed (it never sits whole in memory); NotFound if it is gone."""
