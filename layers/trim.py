@@ -25,8 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-BOTOCORE_SERVICES = frozenset({"dynamodb", "s3", "sqs", "sts", "xray"})
-"""Clients the functions create (pixelmill.dal: dynamodb, s3, sqs), the credential chain's sts,
+BOTOCORE_SERVICES = frozenset({"dynamodb", "s3", "secretsmanager", "sqs", "sts", "xray"})
+"""Clients the functions create (pixelmill.dal: dynamodb, s3, sqs, secretsmanager), the credential chain's sts,
 and X-Ray's sampling client. tests/infrastructure checks the code creates no other."""
 
 REMOVED_DIRECTORIES = frozenset({"tests", "__pycache__"})
