@@ -79,6 +79,17 @@ class ImageTooLarge(ProcessingError):
     code = "image_too_large"
 
 
+class LimitExceeded(ImageTooLarge):
+    """The work a task asks for is over one of the configured bounds.
+
+    ``code`` names the bound (``output_pixels_limit``, ``task_work_limit`` …) and
+    the message gives the numbers and the deployment parameter that sets it.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code)
+
+
 class UnsupportedImage(ProcessingError):
     """The source is not an image we can decode, or of a format not allowed."""
 

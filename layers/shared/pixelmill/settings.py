@@ -33,6 +33,27 @@ class Settings(BaseSettings):
         default=100_000_000, gt=0, description="Largest source image (width × height), checked before decoding."
     )
     max_output_pixels: int = Field(default=50_000_000, gt=0, description="Largest result image (width × height).")
+    max_task_work_pixels: int = Field(
+        default=500_000_000,
+        gt=0,
+        description=(
+            "Most pixels a photo task may make: the decoded source plus every image its steps make "
+            "(a pipeline's steps are summed), times the animation's frames."
+        ),
+    )
+    task_memory_mib: int = Field(
+        default=1536,
+        ge=64,
+        description=(
+            "Memory (MiB) a task's transform may use: a photo task's decoded bytes are estimated before "
+            "decoding (float32 and 16-bit samples count 4 and 2 bytes), and the transform's process is killed above it."
+        ),
+    )
+    max_raster_growth: int = Field(
+        default=16,
+        ge=1,
+        description="How many times the source's pixels (width × height) a raster result may have.",
+    )
     max_animation_frames: int = Field(default=300, gt=0, description="Most frames of an animated source.")
     allowed_input_formats: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"}),

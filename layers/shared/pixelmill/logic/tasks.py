@@ -11,7 +11,7 @@ from pixelmill.models.ids import image_key, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
-from pixelmill.transforms import registry
+from pixelmill.transforms import Limits, registry
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def create_task(request: TaskCreate, stores: Stores, settings: Settings, *, task
     ``task_id`` is given when the id is derived from where the request came
     from (an upload): TaskExists if that task was already created.
     """
-    function = registry.parse(request.function_type, request.function_args)
+    function = registry.parse(request.function_type, request.function_args, Limits.from_settings(settings))
     if stores.images.head(image_key(request.image_id)) is None:
         raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")
 

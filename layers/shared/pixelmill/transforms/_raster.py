@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
-from pixelmill.errors import ImageTooLarge, ProcessingError, UnsupportedImage
+from pixelmill.errors import ImageTooLarge, LimitExceeded, ProcessingError, UnsupportedImage
 from pixelmill.transforms._photo import detect_format
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, RenderedFile, no_progress
 
@@ -225,7 +225,19 @@ def check_pixels(width: int, height: int, count: int, limits: Limits, what: str)
     if width * height * count > limits.max_raster_pixels:
         raise ImageTooLarge(
             f"{what} would be {width}×{height} pixels × {count} bands = {width * height * count:,}, "
-            f"over the limit of {limits.max_raster_pixels:,}"
+            f"over the limit of {limits.max_raster_pixels:,} (MaxRasterPixels)"
+        )
+
+
+def check_growth(source: DatasetReader, width: int, height: int, limits: Limits) -> None:
+    """Refuse a result of more than ``max_raster_growth`` times the source's pixels (width × height)."""
+    source_pixels = source.width * source.height
+    if width * height > source_pixels * limits.max_raster_growth:
+        raise LimitExceeded(
+            "raster_growth_limit",
+            f"the result would be {width}×{height} pixels, {width * height / source_pixels:,.0f} times the "
+            f"{source.width}×{source.height} source's, over the limit of {limits.max_raster_growth} times "
+            "(MaxRasterGrowth)",
         )
 
 
@@ -538,6 +550,7 @@ def warp_to_geotiff(
     from rasterio.vrt import WarpedVRT
 
     count, dtype = source.count, source.dtypes[0]
+    check_growth(source, grid.width, grid.height, limits)
     check_pixels(grid.width, grid.height, count, limits, "the result")
     dst_nodata = source.nodata if nodata is None else nodata
     check_nodata(dst_nodata, dtype)
