@@ -30,10 +30,17 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar
 
-from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 from pydantic import Field
 
-from pixelmill.errors import ImageTooLarge, LimitExceeded, PixelmillError, ProcessingError, UnsupportedImage
+from pixelmill.errors import (
+    ImageTooLarge,
+    LimitExceeded,
+    PixelmillError,
+    ProcessingError,
+    UnsupportedImage,
+    readable,
+)
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, no_progress
 
 Size = tuple[int, int]
@@ -233,8 +240,15 @@ def _decoding(fmt: str) -> Iterator[None]:
         yield
     except (PixelmillError, MemoryError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise
+    except UnidentifiedImageError:  # its text holds the repr of the file object
+        raise UnsupportedImage(
+            f"the {fmt} image could not be decoded: Pillow does not recognise its content as {fmt} (damaged or "
+            "mislabelled)"
+        ) from None
     except Exception as error:  # Pillow's plugins raise many types for broken files
-        raise UnsupportedImage(f"the {fmt} image could not be decoded: {error}") from None
+        raise UnsupportedImage(
+            f"the {fmt} image could not be decoded: {readable(error, 'its data is damaged')}"
+        ) from None
 
 
 def open_image(source: bytes, limits: Limits) -> ImageFile.ImageFile:
@@ -588,7 +602,10 @@ def encode(frames: Frames, fmt: OutputFormat, options: dict[str, Any], metadata:
     except (MemoryError, PixelmillError):
         raise
     except Exception as error:  # an encoder refusing its input will refuse it again on retry
-        raise ProcessingError(f"the result could not be written as {fmt.name}: {error}", code="encode_failed") from None
+        reason = readable(error, "the encoder refused the image")
+        raise ProcessingError(
+            f"the result could not be written as {fmt.name}: {reason}", code="encode_failed"
+        ) from None
     return buffer.getvalue()
 
 

@@ -96,8 +96,11 @@ def parse_crs(text: str) -> CRS:
         raise ValueError("the CRS may not refer to files (init=, nadgrids=, geoidgrids=, grids=, PARAMETERFILE)")
     try:
         crs = CRS.from_user_input(value)
-    except CRSError as error:
-        raise ValueError(f"not a CRS PROJ knows: {error}") from None
+    except CRSError:  # PROJ's own text is not for users: say which form was not understood
+        if _AUTHORITY_CODE.match(value) or _OGC_URN.match(value):
+            raise ValueError(f"{value} is not a CRS PROJ knows (no such code)") from None
+        what = "PROJ string" if is_proj else "WKT"
+        raise ValueError(f"not a CRS PROJ knows: the {what} could not be read (check its syntax and names)") from None
     if not (crs.is_geographic or crs.is_projected):
         raise ValueError(f"{crs_name(crs)} is neither geographic nor projected: a raster cannot be put in it")
     return crs
@@ -136,6 +139,35 @@ def resolution_pair(resolution: Resolution) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------- GDAL
+
+
+@contextmanager
+def gdal_errors() -> Iterator[None]:
+    """Turn GDAL's and PROJ's errors into ours: a code and a message of our own (their
+    text names the worker's files and C functions, and is logged, not shown)."""
+    from rasterio._err import CPLE_BaseError, CPLE_NotSupportedError, CPLE_OutOfMemoryError
+    from rasterio.errors import CRSError, RasterioError
+
+    try:
+        yield
+    except (CPLE_BaseError, RasterioError) as error:
+        causes = {type(error), type(error.__cause__)}
+        if CPLE_OutOfMemoryError in causes:
+            raise ProcessingError(
+                "GDAL ran out of memory on this raster (lower RasterMemoryMiB or GDAL_CACHEMAX)", "out_of_memory"
+            ) from error
+        if any(issubclass(cause, CPLE_NotSupportedError) for cause in causes):
+            raise ProcessingError(
+                "the raster uses something GDAL does not support for this function", "unsupported_raster"
+            ) from error
+        if isinstance(error, CRSError):
+            raise ProcessingError(
+                "the raster's coordinate reference system is not one PROJ can use", "invalid_crs"
+            ) from error
+        raise ProcessingError(
+            "GDAL could not read or write the raster: its data may be damaged (for instance a truncated tile)",
+            "raster_failed",
+        ) from error
 
 
 @contextmanager
@@ -186,8 +218,10 @@ def open_raster(path: Path, limits: Limits) -> DatasetReader:
         raise UnsupportedImage(f"{what}; raster functions take {ACCEPTED_DESCRIPTION}")
     try:
         dataset: DatasetReader = rasterio.open(path, driver=driver)
-    except RasterioIOError as error:
-        raise UnsupportedImage(f"the {fmt} file could not be opened as a raster: {error}") from None
+    except RasterioIOError:  # GDAL's text names the worker's file: say it in our words
+        raise UnsupportedImage(
+            f"the {fmt} file could not be opened as a raster: it is damaged or not a {fmt} file GDAL reads"
+        ) from None
     try:
         check_source(dataset, limits)
     except BaseException:
@@ -646,7 +680,7 @@ class RasterFunction(ImageFunction):
         self, source: Path, workdir: Path, limits: Limits, progress: Progress = no_progress
     ) -> Rendered | RenderedFile:
         """Open ``source`` safely (see the module's docstring) and ``render`` it."""
-        with gdal_environment(), open_raster(source, limits) as dataset:
+        with gdal_environment(), gdal_errors(), open_raster(source, limits) as dataset:
             return self.render(dataset, workdir, limits, progress)
 
     def run(self, source: bytes, limits: Limits, progress: Progress = no_progress) -> Rendered:
