@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -11,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
 from pixelmill.dal.queue import TaskMessage
-from pixelmill.logic.processing import process_task
+from pixelmill.logic.lease import BatchLease
+from pixelmill.logic.processing import TaskDeferred, process_task
 from pixelmill.observability import logger, metrics, tracer
 from pixelmill.settings import get_settings
 
@@ -21,22 +23,36 @@ processor = BatchProcessor(event_type=EventType.SQS)
 SAFETY_MARGIN_SECONDS = 10.0
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+def record_handler(
+    record: SQSRecord, lambda_context: LambdaContext | None = None, lease: BatchLease | None = None
+) -> None:
     """Process one message; raising returns it to the queue (and, in the end, the DLQ)."""
     logger.remove_keys(["task_id"])  # a bad body must not be logged under the previous record's task
-    message = TaskMessage.model_validate_json(record.body)
-    logger.append_keys(task_id=message.task_id)
-    settings = get_settings()
-    timeout = settings.task_timeout_seconds
-    if lambda_context is not None:
-        timeout = min(timeout, lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
-    task = process_task(
-        message.task_id,
-        attempt=int(record.attributes.approximate_receive_count),
-        stores=get_stores(),
-        settings=settings,
-        timeout=max(timeout, 1.0),
-    )
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+        logger.append_keys(task_id=message.task_id)
+        settings = get_settings()
+        timeout = settings.task_timeout_seconds
+        if lambda_context is not None:
+            timeout = min(timeout, lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
+        task = process_task(
+            message.task_id,
+            attempt=int(record.attributes.approximate_receive_count),
+            stores=get_stores(),
+            settings=settings,
+            timeout=max(timeout, 1.0),
+        )
+    except TaskDeferred:
+        if lease is not None:  # not reached before this invocation's deadline: another worker takes it now
+            lease.release(record.receipt_handle)
+        raise
+    except Exception:
+        if lease is not None:
+            lease.retry_later(record.receipt_handle)
+        raise
+    finally:
+        if lease is not None:
+            lease.finish(record.receipt_handle)
     if task is not None:
         metrics.add_metric(name=f"Task{task.status.value.capitalize()}", unit="Count", value=1)
 
@@ -45,4 +61,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    receipts = [record["receiptHandle"] for record in event.get("Records", [])]
+    with BatchLease(get_stores().queue, receipts, get_settings().task_visibility_seconds) as lease:
+        return process_partial_response(
+            event=event, record_handler=partial(record_handler, lease=lease), processor=processor, context=context
+        )

@@ -19,6 +19,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60
+VISIBILITY = 10
+"""TaskVisibilitySeconds of the shared stack."""
 
 
 def free_port() -> int:
@@ -106,7 +108,10 @@ def start_stack(log_path: Path, *extra: str, api_port: int | None = None, aws_po
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(tmp_path_factory.mktemp("stack") / "stack.log")
+    # A short visibility (the default is a minute) so that a killed worker's batch comes back quickly.
+    stack = start_stack(
+        tmp_path_factory.mktemp("stack") / "stack.log", "--parameter-overrides", f"TaskVisibilitySeconds={VISIBILITY}"
+    )
     yield stack
     status = stack.stop()
     assert status == 0, stack.log()

@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     task_timeout_seconds: float = Field(
         default=50.0, gt=0, description="Processing time allowed to one task; below the Lambda timeout."
     )
+    task_visibility_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=43200,
+        description=(
+            "How long a received task message stays hidden without a heartbeat: the live worker extends it "
+            "every third of this, so a worker that dies costs its tasks about this long."
+        ),
+    )
+    task_message_retention_seconds: int = Field(
+        default=345600,
+        ge=60,
+        description="How long SQS keeps a task message (the queue's MessageRetentionPeriod).",
+    )
     max_receive_count: int = Field(
         default=3, ge=1, description="SQS receives before a message goes to the DLQ (the redrive policy's count)."
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from pixelmill.models.ids import TaskId
+from pixelmill.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -22,7 +23,7 @@ class TaskMessage(BaseModel):
 
 
 class TaskQueue:
-    """Sends task ids to the processor's queue."""
+    """Sends task ids to the processor's queue, and keeps received ones hidden while they are worked on."""
 
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._client = client
@@ -32,6 +33,26 @@ class TaskQueue:
         """Queue ``task_id`` for processing."""
         body = json.dumps(TaskMessage(task_id=task_id).model_dump())
         self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)
+
+    def visibility_timeout(self) -> int:
+        """The queue's own visibility timeout: how long a failed delivery waits before its retry."""
+        attributes = self._client.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["VisibilityTimeout"])
+        return int(attributes["Attributes"]["VisibilityTimeout"])
+
+    def set_visibility(self, receipt_handles: Sequence[str], seconds: int) -> None:
+        """Hide the received messages of ``receipt_handles`` for ``seconds`` from now (0: visible
+        at once). Messages already deleted or whose receipt went stale are skipped."""
+        for start in range(0, len(receipt_handles), 10):  # SQS's batch limit
+            chunk = receipt_handles[start : start + 10]
+            response = self._client.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for index, handle in enumerate(chunk)
+                ],
+            )
+            for failure in response.get("Failed", []):
+                logger.info("visibility not changed", extra={"code": failure.get("Code")})
 
 
 @dataclass(frozen=True)

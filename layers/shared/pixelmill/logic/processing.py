@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,9 +25,9 @@ from pydantic import ValidationError
 
 from pixelmill.dal import Stores
 from pixelmill.dal.queue import TaskMessage
-from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout
+from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout, readable
 from pixelmill.models.ids import image_key, result_image_id
-from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus
+from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
 from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
@@ -132,6 +133,36 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
     return failed
 
 
+def fail_expired_tasks(stores: Stores, settings: Settings) -> int:
+    """Mark ``failed`` every unfinished task not updated for longer than the queue keeps a
+    message: its message expired unreceived (or was lost), so nothing will ever run it.
+    Returns how many tasks were failed."""
+    cutoff = utcnow() - timedelta(seconds=settings.task_message_retention_seconds)
+    hours = settings.task_message_retention_seconds / 3600
+    reason = (
+        f"the task waited longer than the queue keeps a message ({hours:g} hours) and its message expired; "
+        "create the task again"
+    )
+    failed = 0
+    for status in UNFINISHED_STATUSES:
+        cursor = None
+        while True:
+            page = stores.tasks.page(limit=100, cursor=cursor, status=status)
+            for task in page.tasks:
+                if task.updated_at >= cutoff:
+                    continue
+                expired = stores.tasks.transition(
+                    task.task_id, TaskStatus.FAILED, [status], error=TaskError(code="message_expired", message=reason)
+                )
+                if expired is not None:
+                    logger.warning("task failed: its message expired", extra={"task_id": task.task_id})
+                    failed += 1
+            cursor = page.cursor
+            if cursor is None:
+                break
+    return failed
+
+
 def _store(rendered: Rendered | RenderedFile, key: str, task_id: str, stores: Stores) -> None:
     """Upload the result: from memory, or streamed from its file."""
     metadata = {"task-id": task_id}
@@ -214,10 +245,10 @@ def _is_io_error(error: Exception) -> bool:
     return isinstance(error, (BotoCoreError, ClientError))
 
 
-def _describe(error: BaseException) -> str:
-    """A short, readable description of an unexpected error for the task's reason."""
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+def _describe(error: Exception) -> str:
+    """A short, readable description of an unexpected error for the task's reason: AWS's
+    own text for AWS errors, never a Python repr (the traceback is in the logs)."""
+    return readable(error, "an internal error (logged with the task id)", sentence=_is_io_error(error))
 
 
 def _fail(task_id: str, code: str, message: str, stores: Stores, duration: float) -> Task | None:
