@@ -65,9 +65,10 @@ clean:  ## remove the virtualenvs and build output
 
 include infra/sam.mk
 
-bench: install  ## photo and raster benchmarks: ratios against plain Pillow / rasterio in the same process, raster peak memory
+bench: install  ## photo and raster benchmarks: ratios against plain Pillow / rasterio in the same process, raster peak memory, the cost of isolating a transform
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/raster.py
+	PYTHONPATH=layers/shared:. $(BIN)/python bench/isolation.py
 
 openapi: install  ## rewrite docs/openapi.json from the API's routes and models
 	PYTHONPATH=layers/shared:. $(BIN)/python -m infra.openapi

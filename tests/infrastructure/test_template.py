@@ -142,16 +142,20 @@ def test_processor_sets_gdal_from_its_environment_within_its_memory(template: Te
     )
 
 
-def test_queue_visibility_timeout_is_six_times_the_consumer_timeout(template: Template) -> None:
+def test_queue_visibility_timeout_is_the_consumer_timeout_and_the_heartbeat_shorter(template: Template) -> None:
     # Given each function fed by an SQS queue
     consumers = 0
     for logical_id, properties in functions(template).items():
         for event in _sqs_events(properties):
             consumers += 1
             queue_id, _ = getatt_target(event["Queue"]) or ("?", "")
-            # Then the queue hides a message for at least 6 x the function's timeout (AWS's rule)
+            # Then the queue hides a message for at least the function's timeout (AWS refuses the event
+            # source otherwise), and no longer: a failed delivery is retried after it
             visibility = _properties(template, queue_id)["VisibilityTimeout"]
-            assert visibility >= 6 * properties["Timeout"], f"{queue_id} {visibility} s vs {logical_id}"
+            assert visibility == properties["Timeout"], f"{queue_id} {visibility} s vs {logical_id}"
+            # And the worker's own visibility (its heartbeat) is shorter, so that a dead worker costs less
+            assert _default(template, "TaskVisibilitySeconds") < visibility
+            assert template["Parameters"]["TaskVisibilitySeconds"]["MaxValue"] <= visibility
     assert consumers == 1
 
 
@@ -226,7 +230,13 @@ def test_queues_are_encrypted_and_dead_letters_kept_14_days(template: Template) 
         assert _properties(template, queue_id)["MessageRetentionPeriod"] == 14 * 24 * 3600, queue_id
     dead_letters = _properties(template, "TaskDeadLetterQueue")
     # A message's age counts from its first enqueue: the DLQ must keep it longer than the queue did
-    assert _properties(template, "TaskQueue")["MessageRetentionPeriod"] < dead_letters["MessageRetentionPeriod"]
+    retention = _properties(template, "TaskQueue")["MessageRetentionPeriod"]
+    assert ref_target(retention) == "TaskMessageRetentionSeconds"
+    assert _default(template, "TaskMessageRetentionSeconds") < dead_letters["MessageRetentionPeriod"]
+    # And the sweeper knows it (to fail tasks whose messages expired)
+    for logical_id, properties in functions(template).items():
+        variable = environment(properties)["PIXELMILL_TASK_MESSAGE_RETENTION_SECONDS"]
+        assert ref_target(variable) == "TaskMessageRetentionSeconds", logical_id
 
 
 # --- storage ---------------------------------------------------------------------------

@@ -326,16 +326,16 @@ def test_delete_after_done_removes_the_result(stack: Stack) -> None:
 
 
 def test_cancel_while_processing_leaves_no_result(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a task deleted by its client while the worker transforms it
+    # Given a task deleted by its client while the worker has it (after the download, before
+    # the transform's first cancel check: it finishes and stores its result)
     task = _create(stack, stack.upload(_jpeg()), width=32)
-    resize = type(registry.parse("resize", {"width": 32}))
-    real_run = resize.run
+    real_download = ImageStore.download
 
-    def run_then_cancelled(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def download_then_cancelled(self: ImageStore, key: str, path: Path) -> None:
+        real_download(self, key, path)
         assert stack.api.delete(f"/api/tasks/{task['task_id']}/").status == 204
-        return real_run(self, *args, **kwargs)
 
-    monkeypatch.setattr(resize, "run", run_then_cancelled)
+    monkeypatch.setattr(ImageStore, "download", download_then_cancelled)
 
     # When the worker finishes, then it removes what it wrote and the task stays gone
     outcome = stack.process_batch()

@@ -26,10 +26,11 @@ from pydantic import ValidationError
 from pixelmill.dal import Stores
 from pixelmill.dal.queue import TaskMessage
 from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout, readable
+from pixelmill.logic.isolation import TaskCancelled, run_isolated
 from pixelmill.models.ids import image_key, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
 from pixelmill.observability import logger
-from pixelmill.settings import Settings
+from pixelmill.settings import MIB, Settings
 from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
 
 # Share of the progress bar each stage ends at; the transform reports in between.
@@ -73,6 +74,9 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
             _store(rendered, key, task_id, stores)
     except ProcessingError as error:
         return _fail(task_id, error.code, error.message, stores, time.monotonic() - clock)
+    except TaskCancelled:  # the transform was stopped; nothing was stored
+        logger.info("task cancelled during processing: its transform was stopped", extra={"task_id": task_id})
+        return None
     except Exception as error:
         if attempt >= settings.max_receive_count:
             message = f"gave up after {attempt} attempts; last error: {_describe(error)}"
@@ -224,9 +228,22 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Re
 
     workdir = scratch / "work"
     workdir.mkdir()
+
+    def cancelled() -> bool:
+        current = stores.tasks.get(task.task_id)
+        return current is None or current.status is TaskStatus.CANCELLED
+
     try:
-        return function.run_file(source, workdir, Limits.from_settings(settings), progress)
-    except ProcessingError:
+        return run_isolated(
+            function,
+            source,
+            workdir,
+            Limits.from_settings(settings),
+            progress,
+            memory_bytes=settings.task_memory_mib * MIB,
+            cancelled=cancelled,
+        )
+    except (ProcessingError, TaskCancelled):
         raise
     except MemoryError:
         raise ImageTooLarge("the image needs more memory than this worker has") from None
