@@ -21,7 +21,7 @@ from pixelmill.settings import MIB, Settings
 from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
 from pixelmill.transforms.base import no_progress
 
-ROUNDS = 9
+ROUNDS = 15
 
 
 def _thumbnail(source: str, workdir: str) -> Rendered | RenderedFile:

@@ -15,7 +15,9 @@ worker carry on:
 
 The child is forked: it starts with the worker's modules already imported, which
 costs a few milliseconds (``make bench`` measures it against spawn). It never
-touches AWS; progress goes to the parent over a pipe, which writes it.
+touches AWS; progress goes to the parent over a pipe, which writes it. Only a
+Process and a Pipe are used: Lambda has no /dev/shm, which multiprocessing's
+queues and pools need.
 
 GDAL's thread pools (multi-threaded warping and compression) do not survive a
 fork: a child of a process that has used one waits forever on threads it does
@@ -85,42 +87,46 @@ def run_isolated(
     finally:
         gc.unfreeze()
     sender.close()
+    answer = None
     try:
-        return _wait(child, receiver, progress, cancelled, memory_bytes)
+        answer = _wait(child, receiver, progress, cancelled)
     finally:
         receiver.close()
-        if child.is_alive():
+        if answer is None:  # stopped (timeout, cancel, the worker's own error) or dead: make sure it is gone
             child.kill()
-        child.join()
+            child.join()
+        # A child that answered exits by itself while the worker goes on (storing the result);
+        # multiprocessing reaps it when the next child starts.
+    if answer is None:
+        return _died(child.exitcode, memory_bytes)
+    kind, value = answer
+    if kind == "error":
+        raise ProcessingError(value[1], value[0])
+    result: Rendered | RenderedFile = value
+    return result
 
 
 def _wait(
-    child: Any, receiver: Connection, progress: Progress, cancelled: Callable[[], bool], memory_bytes: int
-) -> Rendered | RenderedFile:
-    """Relay the child's progress until its answer; kill it when cancelled."""
+    child: Any, receiver: Connection, progress: Progress, cancelled: Callable[[], bool]
+) -> tuple[str, Any] | None:
+    """Relay the child's progress until its answer (None if it died without one); kill it
+    and raise TaskCancelled when the task is cancelled meanwhile."""
     next_check = time.monotonic() + CANCEL_CHECK_SECONDS
     while True:
         if receiver.poll(0.1):
             try:
                 kind, value = receiver.recv()
             except EOFError:  # the child died without an answer
-                break
-            if kind == "progress":
-                progress(value)
-            elif kind == "result":
-                result: Rendered | RenderedFile = value
-                return result
-            else:  # "error": (code, message)
-                raise ProcessingError(value[1], value[0])
+                return None
+            if kind != "progress":
+                return kind, value
+            progress(value)
         elif not child.is_alive() and not receiver.poll():
-            break
+            return None
         if time.monotonic() >= next_check:
             next_check = time.monotonic() + CANCEL_CHECK_SECONDS
             if cancelled():
-                child.kill()
                 raise TaskCancelled
-    child.join()
-    return _died(child.exitcode, memory_bytes)
 
 
 def _died(exitcode: int | None, memory_bytes: int) -> Rendered | RenderedFile:
