@@ -20,6 +20,10 @@ from typing import Any
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
 
+# The fields of requestContext.identity that API Gateway's IAM authorization fills.
+IAM_IDENTITY_FIELDS = ("accountId", "caller", "user", "userArn", "accessKey")
+
+
 def load_event(name: str) -> dict[str, Any]:
     """One of the fixtures in ``events/`` (e.g. ``api-create-task.json``)."""
     data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
@@ -38,6 +42,7 @@ def api_gateway_event(
     stage: str = "v1",
     source_ip: str = "127.0.0.1",
     context_path: str | None = None,
+    identity: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) proxy event for one request, as API Gateway sends it to Lambda.
 
@@ -45,7 +50,9 @@ def api_gateway_event(
     ``isBase64Encoded`` set, as API Gateway does for binary media types.
     ``requestContext.path`` is the path the client called: ``/<stage><path>``
     on the execute-api host (the default), the bare path where no stage shows
-    in the URL (a custom domain, or the local gateway).
+    in the URL (a custom domain, or the local gateway). ``identity`` overrides
+    fields of ``requestContext.identity``: the caller IAM authorization found
+    (``user``, ``caller``, ``userArn``, ``accessKey``, ``accountId``).
     """
     event = copy.deepcopy(load_event("api-create-task.json"))
     multi_headers = {name: list(values) for name, values in (headers or {}).items()}
@@ -83,6 +90,8 @@ def api_gateway_event(
         requestTimeEpoch=int(now * 1000),
         requestTime=time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
     )
+    # The fixture's caller is for `sam local invoke`; here the caller is who signed, if anyone.
+    context["identity"].update(dict.fromkeys(IAM_IDENTITY_FIELDS), **(identity or {}))
     context["identity"]["sourceIp"] = source_ip
     return event
 

@@ -8,13 +8,18 @@ import os
 import re
 import sys
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
-from pixelmill_cli.client import DEFAULT_API, ApiError, Client, Unreachable
+from pixelmill_cli.client import DEFAULT_API, ApiError, Client, NoCredentials, Unreachable, signer
 
 FINISHED = ("done", "failed", "cancelled")
+# What an image id looks like (an upload's UUIDv7, a result's res-<task id>, a file under incoming/).
+IMAGE_ID = re.compile(
+    r"^([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|res-[0-9A-Z]{26}|in-[A-Za-z0-9_-]+)$"
+)
 BAR_WIDTH = 30
 
 
@@ -78,12 +83,30 @@ def wait(client: Client, task: dict[str, Any], *, timeout: float, interval: floa
         progress.finish()
 
 
-def result_name(task: dict[str, Any], source: Path) -> str:
-    """Where ``run`` saves a result by default: the source's name, the function, the result's extension."""
+def result_name(task: dict[str, Any], source: Path | str) -> str:
+    """Where a result is saved by default: the source's name (or image id), the function, the result's extension."""
     disposition = unquote(urlsplit(task["result_url"]).query)
     found = re.search(r'filename="?[^";]*?(\.[A-Za-z0-9]+)"?', disposition)
     extension = found.group(1) if found else ""
-    return f"{source.stem}.{task['function_type']}{extension}"
+    stem = source.stem if isinstance(source, Path) else source
+    return f"{stem}.{task['function_type']}{extension}"
+
+
+def source_of(text: str) -> Path | str:
+    """``run``'s SOURCE: a file to upload if there is one by that name, else an image id already stored."""
+    path = Path(text)
+    if path.exists() or not IMAGE_ID.match(text):
+        return path
+    return text
+
+
+def save_result(client: Client, task: dict[str, Any], out: Path | None, source: Path | str) -> Path:
+    """Download a done task's result to ``out`` (a file, or a folder), by default named after ``source``."""
+    target = out or Path(result_name(task, source))
+    if target.is_dir():
+        target = target / result_name(task, source)
+    client.download(task["result_url"], target)
+    return target
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -98,7 +121,8 @@ def cmd_upload(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 def cmd_run(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     function_args = dict(args.args_json or {})
     function_args.update(dict(args.arg or []))
-    image_id = client.upload(args.file, args.content_type)
+    source = source_of(args.source)
+    image_id = client.upload(source, args.content_type) if isinstance(source, Path) else source
     task = client.create_task(image_id, args.function, function_args)
     task = wait(client, task, timeout=args.timeout, interval=args.interval, out=sys.stderr)
     if task["status"] != "done":
@@ -107,11 +131,17 @@ def cmd_run(client: Client, args: argparse.Namespace, out: TextIO) -> int:
             f"task {task['task_id']} {task['status']}: {error.get('code', '')}: {error.get('message', '')}\n"
         )
         return 1
-    target: Path = args.out or Path(result_name(task, args.file))
-    if target.is_dir():
-        target = target / result_name(task, args.file)
-    size = client.download(task["result_url"], target)
-    out.write(f"{target}  ({size} bytes, task {task['task_id']}, {task.get('duration')} s)\n")
+    target = save_result(client, task, args.out, source)
+    out.write(f"{target}  ({target.stat().st_size} bytes, task {task['task_id']}, {task.get('duration')} s)\n")
+    return 0
+
+
+def cmd_download(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    task = client.task(args.task_id)
+    if task["status"] != "done":
+        raise ValueError(f"task {task['task_id']} is {task['status']}: only a done task has a result")
+    target = save_result(client, task, args.out, task["image_id"])
+    out.write(f"{target}  ({target.stat().st_size} bytes)\n")
     return 0
 
 
@@ -163,11 +193,22 @@ def cmd_cancel(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: global options and one subcommand per action."""
-    parser = argparse.ArgumentParser(prog="pixelmill", description="Upload images and run pixelmill functions on them.")
+    parser = argparse.ArgumentParser(
+        prog="pixelmill",
+        description=(
+            "Upload images and run pixelmill functions on them. Calls are signed with AWS SigV4 from the "
+            "standard credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, roles)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--api",
         default=os.environ.get("PIXELMILL_API", DEFAULT_API),
         help=f"the API's base URL (default: $PIXELMILL_API or {DEFAULT_API}, the local stack)",
+    )
+    parser.add_argument("--profile", help="the AWS profile to sign with (default: $AWS_PROFILE or the default chain)")
+    parser.add_argument(
+        "--region", help="the API's region (default: $AWS_REGION, the profile's, the API URL's, or us-east-1)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -176,8 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--content-type", help="the file's type (default: from its name)")
     upload.set_defaults(handler=cmd_upload)
 
-    run = commands.add_parser("run", help="upload FILE, run FUNCTION on it with a progress bar, download the result")
-    run.add_argument("file", type=Path)
+    run = commands.add_parser(
+        "run",
+        help="run FUNCTION on SOURCE (a file, uploaded first, or an image id) with a progress bar, download the result",
+    )
+    run.add_argument(
+        "source", metavar="SOURCE", help="a file to upload, or the id of an image or result already stored"
+    )
     run.add_argument("function", help="a function of the catalog (see `pixelmill functions`)")
     run.add_argument(
         "--arg",
@@ -217,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     functions.add_argument("--json", action="store_true", help="print the catalog with each JSON Schema")
     functions.set_defaults(handler=cmd_functions)
 
+    download = commands.add_parser("download", help="save a done task's result")
+    download.add_argument("task_id")
+    download.add_argument("--out", "-o", type=Path, help="file or folder (default: named after the task's image)")
+    download.set_defaults(handler=cmd_download)
+
     cancel = commands.add_parser("cancel", help="cancel a task that has not finished, and delete it with its result")
     cancel.add_argument("task_id")
     cancel.set_defaults(handler=cmd_cancel)
@@ -226,11 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; API problems, unreachable servers and bad files end with a message and status 1."""
     args = build_parser().parse_args(argv)
-    client = Client(args.api)
     try:
+        client = Client(args.api, auth=signer(args.api, profile=args.profile, region=args.region))
         status: int = args.handler(client, args, out or sys.stdout)
     except ApiError as error:
         sys.stderr.write(f"error: {error.describe()}\n")
+        return 1
+    except NoCredentials as error:
+        sys.stderr.write(f"error: {error}\n")
         return 1
     except Unreachable as error:
         hint = " Is the local stack running (`make dev`)?" if args.api == DEFAULT_API else ""
@@ -243,3 +297,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     return status
+
+
+def _version() -> str:
+    try:
+        return version("pixelmill")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown"

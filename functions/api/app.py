@@ -19,11 +19,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
-from pixelmill.errors import FieldError, PixelmillError
+from pixelmill.errors import FieldError, Forbidden, PixelmillError, QuotaExceeded
 from pixelmill.logic import images, tasks
 from pixelmill.models.ids import IMAGE_ID_PATTERN, TASK_ID_PATTERN
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate
 from pixelmill.models.task import TaskCreate, TaskPublic, TaskStatus
+from pixelmill.models.tenant import tenant_of_principal
 from pixelmill.observability import logger, metrics, tracer
 from pixelmill.problems import PROBLEM_CONTENT_TYPE, document_problems, problem, status_of
 from pixelmill.settings import get_settings
@@ -50,19 +51,28 @@ TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
 ImageIdPath = Annotated[str, Path(pattern=IMAGE_ID_PATTERN)]
 
 
+def caller() -> str:
+    """The tenant of the caller, from the identity API Gateway's IAM authorization puts in the event."""
+    principal = app.current_event.request_context.identity.user
+    tenant = tenant_of_principal(principal)
+    if tenant is None:
+        raise Forbidden("this principal cannot own images or tasks: call as an IAM user or role")
+    return tenant
+
+
 @app.post("/api/images", summary="Start an upload", tags=["images"])
 def create_upload(request: ImageUploadCreate) -> ImageUpload:
-    return images.create_upload(request, get_stores(), get_settings())
+    return images.create_upload(request, caller(), get_stores(), get_settings())
 
 
 @app.get("/api/images/<image_id>", summary="Image metadata and a download URL", tags=["images"])
 def get_image(image_id: ImageIdPath) -> ImagePublic:
-    return images.get_image(image_id, get_stores(), get_settings())
+    return images.get_image(image_id, caller(), get_stores(), get_settings())
 
 
 @app.post("/api/tasks", summary="Create a task", tags=["tasks"])
 def create_task(request: TaskCreate) -> TaskPublic:
-    task = tasks.create_task(request, get_stores(), get_settings())
+    task = tasks.create_task(request, caller(), get_stores(), get_settings())
     metrics.add_metric(name="TaskCreated", unit="Count", value=1)
     return task
 
@@ -74,7 +84,9 @@ def list_tasks(
     status: Annotated[TaskStatus | None, Query()] = None,
     image_id: Annotated[str | None, Query(pattern=IMAGE_ID_PATTERN)] = None,
 ) -> Response[list[dict[str, Any]]]:
-    page = tasks.list_tasks(get_stores(), get_settings(), limit=limit, cursor=cursor, status=status, image_id=image_id)
+    page = tasks.list_tasks(
+        caller(), get_stores(), get_settings(), limit=limit, cursor=cursor, status=status, image_id=image_id
+    )
     headers: dict[str, str] = {}
     if page.cursor:
         query = {"limit": limit, "cursor": page.cursor, "status": status, "image_id": image_id}
@@ -89,12 +101,12 @@ def list_tasks(
 
 @app.get("/api/tasks/<task_id>", summary="One task", tags=["tasks"])
 def get_task(task_id: TaskIdPath) -> TaskPublic:
-    return tasks.get_task(task_id, get_stores(), get_settings())
+    return tasks.get_task(task_id, caller(), get_stores(), get_settings())
 
 
 @app.delete("/api/tasks/<task_id>", summary="Cancel and delete a task with its result", tags=["tasks"])
 def delete_task(task_id: TaskIdPath) -> Response[None]:
-    tasks.delete_task(task_id, get_stores())
+    tasks.delete_task(task_id, caller(), get_stores())
     return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
 
 
@@ -141,12 +153,17 @@ def _request_url() -> str:
 
 
 def _problem_response(
-    status: HTTPStatus, detail: str, code: str, errors: list[FieldError] | None = None
+    status: HTTPStatus,
+    detail: str,
+    code: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[str]:
     return Response(
         status_code=status,
         content_type=PROBLEM_CONTENT_TYPE,
         body=problem(status, detail, code, errors).model_dump_json(exclude_none=True),
+        headers=headers,
     )
 
 
@@ -163,7 +180,8 @@ def handle_domain_error(error: PixelmillError) -> Response[str]:
     status = status_of(error)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.exception("request failed")
-    return _problem_response(status, error.message, error.code, getattr(error, "errors", None))
+    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, QuotaExceeded) else None
+    return _problem_response(status, error.message, error.code, getattr(error, "errors", None), headers)
 
 
 @app.not_found

@@ -1,4 +1,4 @@
-"""IngestFunction: S3 ObjectCreated notifications for incoming/ → one task per uploaded file."""
+"""IngestFunction: S3 ObjectCreated notifications for uploads/ and incoming/ → one task per uploaded file."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def uploads_of(event: dict[str, Any]) -> tuple[list[UploadedObject], int]:
                 key=unquote_plus(s3_object.key),
                 version_id=s3_object.version_id,
                 event_name=record.event_name,
+                principal_id=(record.get("userIdentity") or {}).get("principalId"),
             )
         )
     return uploads, others

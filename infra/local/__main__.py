@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     banner = [f"pixelmill local stack is up ({time.monotonic() - started:.1f} s)"]
     width = max(len(label) for label, _ in stack.describe())
     banner += [f"  {label:<{width}}  {value}" for label, value in stack.describe()]
-    banner += ["Stop with Ctrl-C."]
+    banner += [
+        "Every API call is signed (AWS SigV4, as on AWS). To call as the local user, paste in another terminal:",
+        f"  {stack.credentials()}",
+        "Stop with Ctrl-C.",
+    ]
     sys.stdout.write("\n".join(banner) + "\n")
     sys.stdout.flush()
     stopping.wait()

@@ -5,7 +5,11 @@ path and path parameters, query strings (repeated keys in
 ``multiValueQueryStringParameters``), headers and multi-value headers, binary
 bodies base64-encoded. What API Gateway answers by itself comes from the
 template too: CORS preflights from the API's ``Cors``, and unmatched routes,
-function errors and timeouts from its ``GatewayResponses``.
+function errors and timeouts from its ``GatewayResponses``. Routes authorized
+with ``AWS_IAM`` (the API's ``Auth.DefaultAuthorizer``, unless an event says
+``Authorizer: NONE``) need a SigV4 signature by one of the emulator's IAM users,
+verified as API Gateway verifies it; the caller goes into
+``requestContext.identity`` and a refusal gets the template's gateway response.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.events import api_gateway_event
+from infra.local.iam import AuthenticationError, verify_request
 from infra.local.runtime import FunctionPool, InvocationError
 from infra.template import Template
 
@@ -30,11 +35,13 @@ AccessLog = Callable[[dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Route:
-    """One ``Type: Api`` event: a path template (``/api/tasks/{task_id}``), a method, a function."""
+    """One ``Type: Api`` event: a path template (``/api/tasks/{task_id}``), a method, a function,
+    and whether callers must sign with SigV4 (``AWS_IAM``)."""
 
     path: str
     method: str
     function: str
+    iam_auth: bool = False
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -67,6 +74,7 @@ class RestApi:
     def __init__(self, template: Template, api_id: str, stage: str) -> None:
         self.stage = stage
         properties = template.resources[api_id].get("Properties", {})
+        default_authorizer = properties.get("Auth", {}).get("DefaultAuthorizer", "NONE")
         self.routes: list[Route] = []
         for function_id, resource in template.resources_of_type("AWS::Serverless::Function").items():
             for event in resource.get("Properties", {}).get("Events", {}).values():
@@ -75,7 +83,15 @@ class RestApi:
                 event_properties = event.get("Properties", {})
                 if event_properties.get("RestApiId", {}).get("Ref", api_id) != api_id:
                     continue
-                self.routes.append(Route(event_properties["Path"], event_properties["Method"].upper(), function_id))
+                authorizer = event_properties.get("Auth", {}).get("Authorizer", default_authorizer)
+                self.routes.append(
+                    Route(
+                        event_properties["Path"],
+                        event_properties["Method"].upper(),
+                        function_id,
+                        iam_auth=authorizer == "AWS_IAM",
+                    )
+                )
         self._cors = {key: _unquote(str(value)) for key, value in template.resolve(properties.get("Cors", {})).items()}
         self._responses: dict[str, Any] = template.resolve(properties.get("GatewayResponses", {}))
 
@@ -135,9 +151,16 @@ class ApiGateway:
     """An HTTP server on ``host:port`` in front of the template's REST API."""
 
     def __init__(
-        self, api: RestApi, functions: dict[str, FunctionPool], host: str, port: int, access_log: AccessLog
+        self,
+        api: RestApi,
+        functions: dict[str, FunctionPool],
+        host: str,
+        port: int,
+        access_log: AccessLog,
+        region: str = "us-east-1",
     ) -> None:
         self.api = api
+        self.region = region
         self.functions = functions
         self.access_log = access_log
         handler = type("Handler", (_RequestHandler,), {"gateway": self})
@@ -174,6 +197,14 @@ class ApiGateway:
                 "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token", method, path
             )
         route, parameters = matched
+        identity: dict[str, str] = {}
+        if route.iam_auth:
+            flat = {name: values[-1] for name, values in headers.items() if values}
+            host = next((value for name, value in flat.items() if name.lower() == "host"), "")
+            try:
+                identity = verify_request(method, f"http://{host}{raw_path}", flat, body, region=self.region).identity()
+            except AuthenticationError as refused:
+                return self.api.gateway_response(refused.response_type, 403, refused.message, method, path)
         event = api_gateway_event(
             method,
             path,
@@ -185,6 +216,7 @@ class ApiGateway:
             stage=self.api.stage,
             source_ip=client,
             context_path=path,  # no stage in the local URL, as with `sam local start-api`
+            identity=identity,
         )
         try:
             result = self.functions[route.function].invoke(event).result

@@ -4,7 +4,8 @@ moto keeps everything in memory. On a clean stop the stack writes what its
 resources hold to a folder, and on the next start (after the template's
 resources are provisioned) puts it back:
 
-- S3: every object with its content type and user metadata;
+- IAM: every user with its unique id (the tenant that owns its tasks) and keys;
+- S3: every object with its content type, user metadata and tags;
 - DynamoDB: every item, exactly as stored;
 - SQS: every message, including those in flight (invisible until their
   visibility timeout), which is why this reads moto's own queue objects: the
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from infra.local.iam import User, put_user, users
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 
 SNAPSHOT_FILE = "snapshot.json"
 OBJECTS_DIR = "objects"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def save(
@@ -53,6 +56,7 @@ def save(
             for item in page.get("Contents", []):
                 got = s3.get_object(Bucket=bucket, Key=item["Key"])
                 data = got["Body"].read()
+                tags = s3.get_object_tagging(Bucket=bucket, Key=item["Key"]).get("TagSet", [])
                 name = hashlib.sha256(f"{bucket}/{item['Key']}".encode()).hexdigest()
                 (staging / OBJECTS_DIR / name).write_bytes(data)
                 objects.append(
@@ -62,6 +66,7 @@ def save(
                         "file": name,
                         "content_type": got.get("ContentType"),
                         "metadata": got.get("Metadata", {}),
+                        "tags": tags,
                     }
                 )
 
@@ -73,34 +78,47 @@ def save(
 
     messages = {name: _queue_messages(url, account) for name, url in queues.items()}
 
-    snapshot = {"version": FORMAT_VERSION, "objects": objects, "items": items, "messages": messages}
+    kept_users = [{"name": u.name, "user_id": u.user_id, "keys": [list(key) for key in u.keys]} for u in users(account)]
+    snapshot = {
+        "version": FORMAT_VERSION,
+        "users": kept_users,
+        "objects": objects,
+        "items": items,
+        "messages": messages,
+    }
     (staging / SNAPSHOT_FILE).write_text(json.dumps(snapshot))
     shutil.rmtree(directory, ignore_errors=True)
     os.replace(staging, directory)
     return {
+        "users": len(kept_users),
         "objects": len(objects),
         "items": sum(len(table_items) for table_items in items.values()),
         "messages": sum(len(queue_messages) for queue_messages in messages.values()),
     }
 
 
-def restore(directory: Path, *, queues: dict[str, str]) -> dict[str, int]:
+def restore(directory: Path, *, queues: dict[str, str], account: str) -> dict[str, int]:
     """Put back what ``save`` wrote (nothing if there is no snapshot). Returns counts per kind."""
     path = directory / SNAPSHOT_FILE
     if not path.exists():
-        return {"objects": 0, "items": 0, "messages": 0}
+        return {"users": 0, "objects": 0, "items": 0, "messages": 0}
     snapshot = json.loads(path.read_text())
     if snapshot.get("version") != FORMAT_VERSION:
         raise ValueError(f"{path} has format {snapshot.get('version')}, expected {FORMAT_VERSION}")
     s3: S3Client = boto3.client("s3")
     dynamodb: DynamoDBClient = boto3.client("dynamodb")
     sqs: SQSClient = boto3.client("sqs")
+    iam = boto3.client("iam")
+    for user in snapshot["users"]:
+        put_user(iam, account, User(user["name"], user["user_id"], tuple((k, v) for k, v in user["keys"])))
     for entry in snapshot["objects"]:
         extra: dict[str, Any] = {"Metadata": entry["metadata"]}
         if entry.get("content_type"):
             extra["ContentType"] = entry["content_type"]
         body = (directory / OBJECTS_DIR / entry["file"]).read_bytes()
         s3.put_object(Bucket=entry["bucket"], Key=entry["key"], Body=body, **extra)
+        if entry["tags"]:
+            s3.put_object_tagging(Bucket=entry["bucket"], Key=entry["key"], Tagging={"TagSet": entry["tags"]})
     for table, table_items in snapshot["items"].items():
         for item in table_items:
             dynamodb.put_item(TableName=table, Item=item)
@@ -113,6 +131,7 @@ def restore(directory: Path, *, queues: dict[str, str]) -> dict[str, int]:
             sqs.send_message(QueueUrl=url, MessageBody=message["body"], MessageAttributes=message["attributes"])
             restored_messages += 1
     return {
+        "users": len(snapshot["users"]),
         "objects": len(snapshot["objects"]),
         "items": sum(len(table_items) for table_items in snapshot["items"].values()),
         "messages": restored_messages,

@@ -9,6 +9,8 @@
   a queue of the local stack's own; each notification becomes the event S3
   would send the function (``{"Records": [...]}``), invoked as S3 invokes
   Lambda: asynchronously, retried twice on error, S3's test event not sent.
+  moto's records name no uploader: each gets the ``userIdentity`` S3 gives,
+  the principal that wrote the object.
 - ``ScheduleEventSource``: ``Type: Schedule`` with a ``rate(...)`` expression.
 
 Every source survives a crashing function and an emulator that restarts or is
@@ -26,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -147,9 +150,11 @@ class S3EventSource(EventSource):
         retries: int = DEFAULT_ASYNC_RETRIES,
         dead_letter_url: str | None = None,
         reconnect: Callable[[], None] | None = None,
+        writer_of: Callable[[str, str], str | None] | None = None,
     ) -> None:
         super().__init__(function, log, reconnect=reconnect)
         self.name = f"s3→{function.spec.logical_id}"
+        self.writer_of = writer_of
         self.queue_url = queue_url
         self.retries = retries
         self.dead_letter_url = dead_letter_url
@@ -163,12 +168,26 @@ class S3EventSource(EventSource):
         for message in response.get("Messages", []):
             self._deliver(message)
 
+    @staticmethod
+    def _name_uploader(record: dict[str, Any], writer_of: Callable[[str, str], str | None]) -> None:
+        """Add the ``userIdentity`` S3 puts in a record (who wrote the object), if moto left it out."""
+        if record.get("userIdentity", {}).get("principalId"):
+            return
+        bucket = record.get("s3", {}).get("bucket", {}).get("name", "")
+        key = unquote_plus(record.get("s3", {}).get("object", {}).get("key", ""))
+        principal = writer_of(bucket, key)
+        if principal is not None:
+            record["userIdentity"] = {"principalId": principal}
+
     def _deliver(self, message: Any) -> None:
         receipt = message["ReceiptHandle"]
         event = json.loads(message["Body"])
         if "Records" not in event:  # s3:TestEvent: S3 sends it to queues, never to a function
             self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
             return
+        if self.writer_of is not None:
+            for record in event["Records"]:
+                self._name_uploader(record, self.writer_of)
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         keys = [record.get("s3", {}).get("object", {}).get("key") for record in event["Records"]]
         try:

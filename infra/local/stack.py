@@ -24,7 +24,9 @@ import boto3
 
 from infra.local import snapshot
 from infra.local.gateway import ApiGateway, RestApi
+from infra.local.iam import User, create_user, find_access_key, put_user, users
 from infra.local.runtime import ROOT, FunctionPool, FunctionSpec
+from infra.local.s3_front import S3Front
 from infra.local.sources import (
     DEFAULT_ASYNC_RETRIES,
     EventSource,
@@ -48,6 +50,8 @@ LOCAL_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
+# The IAM user `make dev` creates for its banner: any other user with an access key can call too.
+DEV_USER = "pixelmill-dev"
 # What a function's process inherits from ours (Lambda starts from a clean environment).
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
 
@@ -81,6 +85,21 @@ class S3Subscription:
     queue_name: str
 
 
+def _secret_of(access_key_id: str) -> str | None:
+    """The secret of an access key: an emulator user's, or the functions' own local one."""
+    if access_key_id == LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+        return LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    principal = find_access_key(access_key_id)
+    return principal.secret_access_key if principal else None
+
+
+def _principal_of(access_key_id: str) -> str:
+    """The principal id S3 reports for an access key: an emulator user's unique id, else the key
+    itself (the functions' own local credentials, which no tenant has)."""
+    principal = find_access_key(access_key_id)
+    return f"AWS:{principal.user_id if principal else access_key_id}"
+
+
 class PortInUse(OSError):
     """A port the stack needs is taken (by an earlier stack, or another program)."""
 
@@ -110,6 +129,9 @@ class LocalStack:
         self.sources: list[EventSource] = []
         self.resources: LocalResources | None = None
         self._emulator: Any = None
+        self._emulator_thread: threading.Thread | None = None
+        self.s3_front: S3Front | None = None
+        self.dev_user: User | None = None
         self._provision_lock = threading.Lock()
         self._subscriptions: list[S3Subscription] = []
 
@@ -127,7 +149,9 @@ class LocalStack:
 
     def start(self) -> None:
         """Start the emulator, create the resources, restore kept data, start functions and sources."""
-        from moto.server import ThreadedMotoServer  # only the local stack needs moto's server
+        # Only the local stack needs moto's server.
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's access log is noise here
         for port in (self.options.aws_port, self.options.api_port):
@@ -141,13 +165,27 @@ class LocalStack:
                 "AWS_DEFAULT_REGION": self.options.region,
             }
         )
-        self._emulator = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port, verbose=False)
-        self._emulator.start()
+        self.s3_front = S3Front(
+            DomainDispatcherApplication(create_backend_app), secret_of=_secret_of, principal_of=_principal_of
+        )
+        self._emulator = make_server(
+            self.options.host,
+            self.options.aws_port,
+            self.s3_front,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+        self._emulator_thread = threading.Thread(target=self._emulator.serve_forever, name="emulator", daemon=True)
+        self._emulator_thread.start()
         self.resources = provision(self.template)
         self._subscriptions = self._s3_subscriptions()
         if self.options.data_dir is not None:
-            counts = snapshot.restore(self.options.data_dir, queues=self._queue_urls())
+            counts = snapshot.restore(
+                self.options.data_dir, queues=self._queue_urls(), account=self.template.pseudo["AWS::AccountId"]
+            )
             self.log("data restored", source="local-stack", directory=str(self.options.data_dir), **counts)
+        create_user(boto3.client("iam"), DEV_USER)
+        self.dev_user = next(user for user in users(self.template.pseudo["AWS::AccountId"]) if user.name == DEV_USER)
         # Notifications after the restore: restored objects were already handled once.
         self._configure_notifications()
 
@@ -174,6 +212,7 @@ class LocalStack:
                 self.options.host,
                 self.options.api_port,
                 access_log=lambda entry: self.log("request", source="api-gateway", **entry),
+                region=self.options.region,
             )
             break  # one API per stack is what pixelmill declares; a second would need a second port
         if self.gateway is not None:
@@ -200,11 +239,14 @@ class LocalStack:
         for pool in self.functions.values():
             pool.close()
         if self._emulator is not None:
-            self._emulator.stop()
+            self._emulator.shutdown()
+            self._emulator.server_close()
 
     def reprovision(self) -> None:
         """Create again whatever the emulator lost (it was reset or restarted)."""
         with self._provision_lock:
+            if self.dev_user is not None:  # the banner's keys keep working, for the same tenant
+                put_user(boto3.client("iam"), self.template.pseudo["AWS::AccountId"], self.dev_user)
             self.resources = provision(self.template)
             self._configure_notifications()
 
@@ -330,6 +372,7 @@ class LocalStack:
                     retries=retries,
                     dead_letter_url=dead_letter_url,
                     reconnect=self.reprovision,
+                    writer_of=self.s3_front.writer_of if self.s3_front is not None else None,
                 )
             )
         for function, name, properties in self._events("Schedule"):
@@ -392,13 +435,25 @@ class LocalStack:
     def _function_log(self, function: str, line: str) -> None:
         self.log(line, source=function, raw=True)
 
+    def credentials(self) -> str:
+        """The shell line that makes the CLI, curl and SDKs call the local API as the dev user."""
+        assert self.dev_user is not None
+        assert self.dev_user.keys
+        key_id, secret = self.dev_user.keys[0]
+        return (
+            f"export AWS_ACCESS_KEY_ID={key_id} AWS_SECRET_ACCESS_KEY={secret} "
+            f"AWS_REGION={self.options.region} PIXELMILL_API={self.api_url}/api"
+        )
+
     def describe(self) -> list[tuple[str, str]]:
         """What the banner shows: (label, value) rows."""
         rows = [
             ("API", f"{self.api_url}/api/"),
             ("API docs", f"{self.api_url}/api/docs"),
-            ("AWS emulator", f"{self.aws_endpoint}  (moto: S3, DynamoDB, SQS; any credentials)"),
+            ("AWS emulator", f"{self.aws_endpoint}  (moto: S3, DynamoDB, SQS, IAM)"),
         ]
+        if self.dev_user is not None:
+            rows.append(("caller", f"IAM user {self.dev_user.name} (tenant {self.dev_user.user_id}); keys below"))
         for kind, label in (("AWS::S3::Bucket", "bucket"), ("AWS::DynamoDB::Table", "table")):
             for name in self._physical(kind):
                 rows.append((label, name))

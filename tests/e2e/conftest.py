@@ -1,8 +1,10 @@
-"""End-to-end fixtures: the local stack started as a subprocess on free ports, reached over real HTTP."""
+"""End-to-end fixtures: the local stack started as a subprocess on free ports, reached over real HTTP,
+by IAM users of its emulator who sign their calls as they would sign them on AWS."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +18,9 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from botocore.credentials import Credentials
+
+from pixelmill_cli.client import SigV4
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60
@@ -31,9 +36,39 @@ def free_port() -> int:
         return port
 
 
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An IAM user of the emulator: its name, unique id (its tenant) and access key."""
+
+    name: str
+    user_id: str
+    access_key_id: str
+    secret_access_key: str
+
+    def session(self) -> requests.Session:
+        """A requests session whose every call is signed with SigV4 as this user (as the CLI signs)."""
+        session = requests.Session()
+        session.auth = SigV4(Credentials(self.access_key_id, self.secret_access_key), REGION)
+        return session
+
+    def environment(self) -> dict[str, str]:
+        """The variables that make AWS tools and the CLI act as this user."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_REGION": REGION,
+        }
+
+
 @dataclass
 class RunningStack:
-    """A local stack in a subprocess: its URLs, its log, clients of its emulator."""
+    """A local stack in a subprocess: its URLs, its log, clients of its emulator.
+
+    ``session`` calls the API as ``alice``, an IAM user made when the stack starts.
+    """
 
     process: subprocess.Popen[str]
     api_port: int
@@ -41,6 +76,7 @@ class RunningStack:
     log_path: Path
     data_dir: Path | None = None
     session: requests.Session = field(default_factory=requests.Session)
+    alice: Caller | None = None
 
     @property
     def api(self) -> str:
@@ -50,15 +86,33 @@ class RunningStack:
     def aws_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
 
-    def client(self, service: str) -> Any:
-        """A boto3 client of the stack's emulator (what an operator with AWS access would use)."""
+    def client(self, service: str, caller: Caller | None = None) -> Any:
+        """A boto3 client of the stack's emulator: as ``caller``, or as an operator with AWS access."""
         return boto3.client(
             service,  # type: ignore[call-overload]
             endpoint_url=self.aws_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            region_name=REGION,
+            aws_access_key_id=caller.access_key_id if caller else "local",
+            aws_secret_access_key=caller.secret_access_key if caller else "local",
         )
+
+    def new_caller(self, name: str) -> Caller:
+        """A new IAM user ``name`` with an access key, made on the emulator (`aws iam create-user` …)."""
+        iam = self.client("iam")
+        user = iam.create_user(UserName=name)["User"]
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return Caller(name, user["UserId"], key["AccessKeyId"], key["SecretAccessKey"])
+
+    def banner_caller(self) -> Caller:
+        """The user whose keys `make dev` prints, read from its banner as a person copies them."""
+        exported = dict(re.findall(r"(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)=(\S+)", self.log()))
+        user = self.client("iam").get_user(UserName="pixelmill-dev")["User"]
+        return Caller("pixelmill-dev", user["UserId"], exported["AWS_ACCESS_KEY_ID"], exported["AWS_SECRET_ACCESS_KEY"])
+
+    def act_as(self, caller: Caller) -> None:
+        """Make ``session`` call as ``caller``."""
+        self.alice = caller
+        self.session = caller.session()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -75,8 +129,15 @@ class RunningStack:
         return self.process.returncode
 
 
-def start_stack(log_path: Path, *extra: str, api_port: int | None = None, aws_port: int | None = None) -> RunningStack:
-    """``python -m infra.local`` (what `make dev` runs) on free ports; returns once the API answers."""
+def start_stack(
+    log_path: Path,
+    *extra: str,
+    api_port: int | None = None,
+    aws_port: int | None = None,
+    caller: Caller | None = None,
+) -> RunningStack:
+    """``python -m infra.local`` (what `make dev` runs) on free ports; returns once the API answers,
+    with ``session`` signed by ``caller`` (by default a new IAM user, alice)."""
     api_port = api_port or free_port()
     aws_port = aws_port or free_port()
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared"), str(ROOT)])}
@@ -97,7 +158,8 @@ def start_stack(log_path: Path, *extra: str, api_port: int | None = None, aws_po
         if process.poll() is not None:
             raise RuntimeError(f"the local stack exited with {process.returncode}:\n{stack.log()}")
         try:
-            if requests.get(f"{stack.api}/functions/", timeout=5).status_code == 200:
+            if requests.get(f"{stack.api}/openapi.json", timeout=5).status_code == 200:
+                stack.act_as(caller or stack.new_caller("alice"))
                 return stack
         except requests.ConnectionError:
             pass

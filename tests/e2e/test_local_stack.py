@@ -4,6 +4,8 @@ POSTs and downloads to the emulator, the real functions in their own processes."
 from __future__ import annotations
 
 import io
+import os
+import re
 import subprocess
 import sys
 import time
@@ -129,7 +131,9 @@ def test_a_poison_message_ends_in_the_dlq_with_its_task_failed(local_stack: Runn
     image_id = started.json()["image_id"]
     bucket = started.json()["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]
     s3 = local_stack.client("s3")
-    s3.put_object(Bucket=bucket, Key=f"uploads/{image_id}", Body=jpeg_bytes(16, 16), StorageClass="GLACIER")
+    assert local_stack.alice is not None
+    key = f"uploads/{local_stack.alice.user_id}/{image_id}"
+    s3.put_object(Bucket=bucket, Key=key, Body=jpeg_bytes(16, 16), StorageClass="GLACIER")
     sqs = local_stack.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
     dlq_url = sqs.get_queue_url(QueueName="pixelmill-taskdeadletterqueue")["QueueUrl"]
@@ -174,7 +178,13 @@ def test_delete_removes_the_task_and_its_result(local_stack: RunningStack) -> No
     )  # S3 says 403 to a URL without ListBucket
     s3 = local_stack.client("s3")
     bucket = s3.list_buckets()["Buckets"][0]["Name"]
-    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"results/res-{task['task_id']}").get("KeyCount", 0) == 0
+    assert local_stack.alice is not None
+    assert (
+        s3.list_objects_v2(Bucket=bucket, Prefix=f"results/{local_stack.alice.user_id}/res-{task['task_id']}").get(
+            "KeyCount", 0
+        )
+        == 0
+    )
 
 
 def test_cancel_while_queued_or_running_leaves_nothing_behind(local_stack: RunningStack) -> None:
@@ -198,7 +208,8 @@ def test_cancel_while_queued_or_running_leaves_nothing_behind(local_stack: Runni
         if attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0":
             break
         time.sleep(0.5)
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"results/res-{task['task_id']}")
+    assert local_stack.alice is not None
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"results/{local_stack.alice.user_id}/res-{task['task_id']}")
     assert listing.get("KeyCount", 0) == 0
 
 
@@ -226,38 +237,43 @@ def test_listing_pages_through_the_link_header(local_stack: RunningStack) -> Non
 
 
 def test_the_gateway_answers_unknown_routes_and_preflights_itself(local_stack: RunningStack) -> None:
-    missing = requests.get(f"{local_stack.api}/nothing-here", timeout=30)
+    # An unknown route gets what API Gateway answers an unsigned call: it does not say which routes exist
+    missing = local_stack.session.get(f"{local_stack.api}/nothing-here", timeout=30)
     preflight = requests.options(
         f"{local_stack.api}/tasks/",
         headers={"Origin": "http://example.test", "Access-Control-Request-Method": "POST"},
         timeout=30,
     )
 
-    assert missing.status_code == 404
-    assert missing.json()["status"] == 404
-    assert preflight.status_code == 200
+    assert missing.status_code == 403
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert missing.json()["status"] == 403
+    assert preflight.status_code == 200  # browsers cannot sign a preflight
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
 
 
 def test_cli_run_uploads_processes_and_downloads(local_stack: RunningStack, tmp_path: Path) -> None:
     source = tmp_path / "photo.jpg"
     source.write_bytes(jpeg_bytes(120, 80))
-    command = [sys.executable, "-m", "pixelmill_cli", "--api", local_stack.api]
+    assert local_stack.alice is not None
 
-    ran = subprocess.run(
-        [*command, "run", str(source), "resize", "--arg", "width=60", "--out", str(tmp_path / "small.jpg")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    refused = subprocess.run(
-        [*command, "run", str(source), "resize", "--arg", "width=wide"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    def pixelmill(*arguments: str, signed: bool = True) -> subprocess.CompletedProcess[str]:
+        """The command as a user runs it, signing with the credentials in its environment."""
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        environment.update(local_stack.alice.environment() if signed else {})  # type: ignore[union-attr]
+        environment["AWS_CONFIG_FILE"] = environment["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
+        return subprocess.run(
+            [sys.executable, "-m", "pixelmill_cli", "--api", local_stack.api, *arguments],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=environment,
+        )
+
+    ran = pixelmill("run", str(source), "resize", "--arg", "width=60", "--out", str(tmp_path / "small.jpg"))
+    refused = pixelmill("run", str(source), "resize", "--arg", "width=wide")
+    unsigned = pixelmill("tasks", signed=False)
 
     assert ran.returncode == 0, ran.stderr
     with Image.open(tmp_path / "small.jpg") as result:
@@ -266,6 +282,23 @@ def test_cli_run_uploads_processes_and_downloads(local_stack: RunningStack, tmp_
     assert refused.returncode == 1
     assert "function_args.width" in refused.stderr
     assert "Traceback" not in refused.stderr
+    assert unsigned.returncode == 1
+    assert "no AWS credentials" in unsigned.stderr
+
+    # And a result is run on again by its id, with no upload, and downloaded by its task id
+    task_id = re.search(r"task ([0-9A-Z]{26})", ran.stdout)
+    assert task_id is not None, ran.stdout
+    task = local_stack.session.get(f"{local_stack.api}/tasks/{task_id.group(1)}/", timeout=30).json()
+    again = pixelmill("run", task["new_image_id"], "grayscale", "--out", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    [newest] = local_stack.session.get(f"{local_stack.api}/tasks/", params={"limit": "1"}, timeout=30).json()
+    assert (newest["image_id"], newest["function_type"]) == (task["new_image_id"], "grayscale")
+    downloaded = pixelmill("download", newest["task_id"], "--out", str(tmp_path / "gray.jpg"))
+    assert downloaded.returncode == 0, downloaded.stderr
+    with Image.open(tmp_path / "gray.jpg") as result:
+        assert (result.size, result.mode) == ((60, 40), "L")
+    version = pixelmill("--version", signed=False)
+    assert (version.returncode, version.stdout.split()[0]) == (0, "pixelmill")
 
 
 def test_data_is_kept_across_a_restart(tmp_path: Path) -> None:
@@ -281,8 +314,14 @@ def test_data_is_kept_across_a_restart(tmp_path: Path) -> None:
         assert first.stop() == 0, first.log()
 
     # When it is stopped and started again on the same ports
+    # (its IAM users kept too: alice's keys still sign, for the same tenant)
     second = start_stack(
-        tmp_path / "second.log", "--data-dir", str(data), api_port=first.api_port, aws_port=first.aws_port
+        tmp_path / "second.log",
+        "--data-dir",
+        str(data),
+        api_port=first.api_port,
+        aws_port=first.aws_port,
+        caller=first.alice,
     )
     try:
         # Then the task, its image and its result are all still there
@@ -305,7 +344,8 @@ def test_the_stack_recovers_when_the_emulator_is_reset(tmp_path: Path) -> None:
         # When the emulator loses everything
         assert requests.post(f"{stack.aws_endpoint}/moto-api/reset", timeout=30).status_code == 200
 
-        # Then the event source notices, the template's resources come back, and tasks run again
+        # Then the event source notices, the template's resources come back (the banner's user too),
+        # and tasks run again
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             names = [b["Name"] for b in stack.client("s3").list_buckets().get("Buckets", [])]
@@ -314,6 +354,7 @@ def test_the_stack_recovers_when_the_emulator_is_reset(tmp_path: Path) -> None:
             time.sleep(0.5)
         else:
             pytest.fail("the resources were not recreated")
+        stack.act_as(stack.banner_caller())
         image_id = upload(stack, jpeg_bytes(32, 32))
         task = create(stack, image_id, "flip", {"direction": "horizontal"})
         assert wait_all(stack, [task["task_id"]])[task["task_id"]]["status"] == "done"

@@ -33,8 +33,8 @@ def tasks_of(stack: RunningStack, image_id: str, timeout: float = 60) -> list[di
 
 
 def drop(stack: RunningStack, name: str, body: bytes, **extra: Any) -> str:
-    """Put ``body`` at ``incoming/<name>`` with plain S3 calls (no API call); returns its image id."""
-    s3 = stack.client("s3")
+    """Put ``body`` at ``incoming/<name>`` with plain S3 calls as alice (no API call); returns its image id."""
+    s3 = stack.client("s3", stack.alice)
     bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "image" in b["Name"])
     s3.put_object(Bucket=bucket, Key=f"incoming/{name}", Body=body, **extra)
     return incoming_image_id(name)

@@ -115,7 +115,7 @@ def test_template_parameter_defaults_are_valid_settings(template: Template) -> N
     assert settings.max_receive_count == 3
     # And the upload rules a default deployment gets are the code's defaults, as one JSON line
     assert settings.ingest_rules == DEFAULT_INGEST_RULES
-    assert json.loads(values["ingest_rules"]) == [rule.model_dump() for rule in DEFAULT_INGEST_RULES]
+    assert json.loads(values["ingest_rules"]) == [rule.model_dump(exclude_none=True) for rule in DEFAULT_INGEST_RULES]
 
 
 def test_api_routes_are_exactly_the_routes_the_handler_serves(template: Template) -> None:

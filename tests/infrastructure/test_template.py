@@ -163,15 +163,20 @@ def _s3_events(properties: dict[str, Any]) -> list[dict[str, Any]]:
     return [e["Properties"] for e in properties.get("Events", {}).values() if e.get("Type") == "S3"]
 
 
-def test_ingest_is_triggered_by_every_file_created_under_incoming(template: Template) -> None:
+def test_ingest_is_triggered_by_every_file_created_under_incoming_and_uploads(template: Template) -> None:
     # Given the S3 events of every function
     triggered = {logical_id: _s3_events(properties) for logical_id, properties in functions(template).items()}
-    # Then only IngestFunction has one: any ObjectCreated in the images bucket, under incoming/ only
+    # Then only IngestFunction has them: any ObjectCreated in the images bucket, under incoming/
+    # (files dropped there) and uploads/ (the API's uploads, which may ask for a task)
     assert {logical_id for logical_id, events in triggered.items() if events} == {"IngestFunction"}
-    [event] = triggered["IngestFunction"]
-    assert ref_target(event["Bucket"]) == "ImagesBucket"
-    assert event["Events"] == "s3:ObjectCreated:*"
-    assert event["Filter"] == {"S3Key": {"Rules": [{"Name": "prefix", "Value": "incoming/"}]}}
+    prefixes = []
+    for event in triggered["IngestFunction"]:
+        assert ref_target(event["Bucket"]) == "ImagesBucket"
+        assert event["Events"] == "s3:ObjectCreated:*"
+        [rule] = event["Filter"]["S3Key"]["Rules"]
+        assert rule["Name"] == "prefix"
+        prefixes.append(rule["Value"])
+    assert sorted(prefixes) == ["incoming/", "uploads/"]
 
 
 def test_ingest_events_that_keep_failing_are_kept(template: Template) -> None:
@@ -310,9 +315,9 @@ def test_tasks_table_keys_indexes_ttl_and_recovery(template: Template) -> None:
     assert table["KeySchema"] == [{"AttributeName": "task_id", "KeyType": "HASH"}]
     assert {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]} == {
         "task_id": "S",
-        "kind": "S",
-        "status": "S",
-        "image_id": "S",
+        "owner": "S",
+        "owner_image": "S",
+        "unfinished_owner": "S",
     }
     indexes = {
         index["IndexName"]: (
@@ -321,11 +326,11 @@ def test_tasks_table_keys_indexes_ttl_and_recovery(template: Template) -> None:
         )
         for index in table["GlobalSecondaryIndexes"]
     }
-    # All sorted by task_id, a ULID: newest first without a scan
+    # All partitioned by owner and sorted by task_id, a ULID: a caller's newest first without a scan
     assert indexes == {
-        "ByCreated": ([("kind", "HASH"), ("task_id", "RANGE")], "ALL"),
-        "ByStatus": ([("status", "HASH"), ("task_id", "RANGE")], "ALL"),
-        "ByImage": ([("image_id", "HASH"), ("task_id", "RANGE")], "ALL"),
+        "ByOwner": ([("owner", "HASH"), ("task_id", "RANGE")], "ALL"),
+        "ByOwnerImage": ([("owner_image", "HASH"), ("task_id", "RANGE")], "ALL"),
+        "ByOwnerUnfinished": ([("unfinished_owner", "HASH"), ("task_id", "RANGE")], "KEYS_ONLY"),
     }
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -375,6 +380,7 @@ def test_api_may_presign_uploads_and_results_and_delete_results(template: Templa
         ("s3:PutObject", "results/*"),
         ("s3:DeleteObject", "results/*"),
         ("s3:ListBucket", ""),  # HEAD of a missing key: 404, not 403
+        ("s3:GetObjectTagging", "incoming/*"),  # who owns a file dropped into incoming/
     }
 
 
@@ -389,11 +395,14 @@ def test_processor_reads_images_and_writes_only_results(template: Template) -> N
     }
 
 
-def test_ingest_reads_only_incoming(template: Template) -> None:
-    # HEAD (metadata, and a version if the bucket keeps versions); nothing written to S3
+def test_ingest_reads_uploads_and_only_tags_incoming(template: Template) -> None:
+    # HEAD (metadata, and a version if the bucket keeps versions); no object written, only its owner tagged
     assert _s3_grants(template, "IngestFunction") == {
         ("s3:GetObject", "incoming/*"),
         ("s3:GetObjectVersion", "incoming/*"),
+        ("s3:GetObject", "uploads/*"),
+        ("s3:GetObjectVersion", "uploads/*"),
+        ("s3:PutObjectTagging", "incoming/*"),
         ("s3:ListBucket", ""),
     }
 
@@ -401,11 +410,14 @@ def test_ingest_reads_only_incoming(template: Template) -> None:
 def test_ingest_creates_tasks_and_queues_them(template: Template) -> None:
     statements = list(inline_statements(functions(template)["IngestFunction"]))
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
-    # Conditional create, read, queued (update), taken back when the queue refuses (delete); no Query/Scan
+    # Conditional create, read, queued (update), taken back when the queue refuses (delete); and a
+    # Query of the owner's unfinished tasks (the quota), that index only; no Scan
     assert [sorted(as_list(s["Action"])) for s in dynamodb] == [
-        ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        ["dynamodb:Query"],
     ]
     assert [getatt_target(r) for r in as_list(dynamodb[0]["Resource"])] == [("TasksTable", "Arn")]
+    assert [resource_text(r) for r in as_list(dynamodb[1]["Resource"])] == ["${TasksTable.Arn}/index/ByOwnerUnfinished"]
     policies = _policy_templates(template, "IngestFunction")
     assert set(policies) - {"Version", "Statement"} == {"SQSSendMessagePolicy"}  # no other SAM policy template
     assert getatt_target(policies["SQSSendMessagePolicy"]["QueueName"]) == ("TaskQueue", "QueueName")
@@ -449,10 +461,21 @@ def test_api_is_a_rest_api_with_stage_v1(template: Template) -> None:
 def test_api_gateways_own_errors_are_problems_browsers_can_read(template: Template) -> None:
     # Given the answers API Gateway gives without calling the function
     responses = _properties(template, "Api")["GatewayResponses"]
-    # Then an undeclared route is a 404 (not API Gateway's 403 "Missing Authentication Token")
-    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    # Then every refused signature (none, wrong, expired, not allowed) is a 403 problem, never a 5xx
+    for name in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE", "EXPIRED_TOKEN", "ACCESS_DENIED"):
+        assert responses[name]["StatusCode"] == "403", name
+        body = responses[name]["ResponseTemplates"]["application/json"]
+        assert '"status": 403' in body, name
+        assert body.startswith('{"type": "urn:pixelmill:problem:'), name
     # And every one is problem+json with the CORS header of the allowed origin
-    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert set(responses) == {
+        "MISSING_AUTHENTICATION_TOKEN",
+        "INVALID_SIGNATURE",
+        "EXPIRED_TOKEN",
+        "ACCESS_DENIED",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    }
     for name, response in responses.items():
         headers = response["ResponseParameters"]["Headers"]
         assert headers["Content-Type"] == "'application/problem+json'", name
@@ -460,10 +483,54 @@ def test_api_gateways_own_errors_are_problems_browsers_can_read(template: Templa
         assert '"type": "urn:pixelmill:problem:' in response["ResponseTemplates"]["application/json"], name
 
 
+DOCS_ROUTES = {("get", "/api/docs"), ("get", "/api/openapi.json")}
+
+
+@pytest.mark.slow
+def test_every_route_but_the_docs_is_iam_authorized(translated: dict[str, Any]) -> None:
+    # Given the API as API Gateway gets it (the OpenAPI body SAM makes of the routes)
+    api = translated["Resources"]["Api"]["Properties"]["Body"]
+    schemes = api["components"]["securitySchemes"]
+    routes = {
+        (method, path): operation
+        for path, operations in api["paths"].items()
+        for method, operation in operations.items()
+        if method != "options"  # CORS preflights: browsers cannot sign them
+    }
+    assert len(routes) == 9
+    # Then every route needs a SigV4 signature (AWS_IAM), but the docs, which need none
+    assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    for route, operation in routes.items():
+        expected: list[dict[str, list[str]]] = [{"NONE": []}] if route in DOCS_ROUTES else [{"AWS_IAM": []}]
+        assert operation["security"] == expected, route
+        # And API Gateway invokes the function itself, not with the caller's credentials
+        assert "credentials" not in operation["x-amazon-apigateway-integration"], route
+    for path, operations in api["paths"].items():
+        if "options" in operations:
+            assert "security" not in operations["options"], path
+
+
+def test_callers_get_a_policy_to_invoke_this_api_only(template: Template) -> None:
+    policy = template["Resources"]["ApiInvokePolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "execute-api:Invoke")
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/v1/*/api/*"
+    }
+
+
+def test_the_quota_is_a_parameter_wired_to_the_code(template: Template) -> None:
+    assert _default(template, "MaxUnfinishedTasksPerCaller") == 100
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert ref_target(variables["PIXELMILL_MAX_UNFINISHED_TASKS"]) == "MaxUnfinishedTasksPerCaller"
+
+
 def test_outputs(template: Template) -> None:
     outputs = template["Outputs"]
     assert set(outputs) == {
         "ApiUrl",
+        "ApiInvokePolicyArn",
         "ImagesBucketName",
         "TasksTableName",
         "TaskQueueUrl",
@@ -473,6 +540,7 @@ def test_outputs(template: Template) -> None:
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/api/"
     }
+    assert ref_target(outputs["ApiInvokePolicyArn"]["Value"]) == "ApiInvokePolicy"
     assert ref_target(outputs["ImagesBucketName"]["Value"]) == "ImagesBucket"
     assert ref_target(outputs["TasksTableName"]["Value"]) == "TasksTable"
     assert ref_target(outputs["TaskQueueUrl"]["Value"]) == "TaskQueue"

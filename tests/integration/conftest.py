@@ -57,12 +57,37 @@ class ApiResponse:
         return json.loads(self.body)
 
 
-class ApiClient:
-    """Calls the real ApiFunction handler the way API Gateway does."""
+def iam_user(name: str, user_id: str) -> dict[str, str]:
+    """``requestContext.identity`` as API Gateway fills it for a call signed by IAM user ``name``."""
+    return {
+        "accountId": "123456789012",
+        "caller": user_id,
+        "user": user_id,
+        "userArn": f"arn:aws:iam::123456789012:user/{name}",
+        "accessKey": f"AKIA{user_id[4:20]}",
+    }
 
-    def __init__(self, handler: Any, routes: Sequence[str]) -> None:
+
+ALICE = iam_user("alice", "AIDAALICE000000000001")
+BOB = iam_user("bob", "AIDABOB00000000000002")
+
+
+class ApiClient:
+    """Calls the real ApiFunction handler the way API Gateway does, for a caller IAM authorization let in."""
+
+    def __init__(self, handler: Any, routes: Sequence[str], identity: Mapping[str, str] = ALICE) -> None:
         self._handler = handler
         self._routes = routes
+        self.identity = identity
+
+    @property
+    def tenant(self) -> str:
+        """The caller's tenant (its IAM unique id)."""
+        return self.identity["user"]
+
+    def as_caller(self, identity: Mapping[str, str]) -> ApiClient:
+        """The same API, called by someone else."""
+        return ApiClient(self._handler, self._routes, identity)
 
     def _match(self, path: str) -> tuple[str, dict[str, str]]:
         for route in self._routes:
@@ -94,6 +119,7 @@ class ApiClient:
             query=query,
             headers={name: [value] for name, value in all_headers.items()},
             body=body,
+            identity=self.identity,
         )
         result = self._handler.lambda_handler(event, LocalContext(function_name="ApiFunction", timeout_seconds=29))
         headers_out = {name.lower(): value for name, value in (result.get("headers") or {}).items()}
@@ -149,9 +175,9 @@ class Stack:
         """One S3 notification delivered to IngestFunction, as S3 invokes it."""
         return self.ingest.lambda_handler(event, LocalContext(function_name="IngestFunction", timeout_seconds=60))
 
-    def upload(self, data: bytes, content_type: str = "image/jpeg") -> str:
-        """Upload ``data`` as a client does: POST /api/images/, then the presigned POST."""
-        response = self.api.post("/api/images/", json_body={"content_type": content_type})
+    def upload(self, data: bytes, content_type: str = "image/jpeg", api: ApiClient | None = None) -> str:
+        """Upload ``data`` as a client (``api``, by default alice's) does: POST /api/images/, then the presigned POST."""
+        response = (api or self.api).post("/api/images/", json_body={"content_type": content_type})
         assert response.status == 200, response.body
         upload = response.json()
         posted = requests.post(
@@ -170,7 +196,7 @@ class Stack:
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    # mock_aws does not intercept while AWS_ENDPOINT_URL is set (NOTES.md).
+    # mock_aws does not intercept while AWS_ENDPOINT_URL is set: calls would go to that endpoint.
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",

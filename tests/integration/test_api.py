@@ -8,7 +8,7 @@ import json
 import requests
 
 from tests.imagegen import image_bytes
-from tests.integration.conftest import Stack
+from tests.integration.conftest import BOB, ApiClient, Stack
 
 UNKNOWN_TASK = "01JD0000000000000000000000"
 UNKNOWN_IMAGE = "0197e45a-8fc5-7848-9c9f-56cc0ae0a087"
@@ -41,13 +41,13 @@ def test_upload_policy_names_type_and_size_limits(stack: Stack) -> None:
     assert response.status == 200
     upload = response.json()
     assert upload["upload"]["fields"]["Content-Type"] == "image/webp"
-    assert upload["upload"]["fields"]["key"] == f"uploads/{upload['image_id']}"
+    assert upload["upload"]["fields"]["key"] == f"uploads/{stack.api.tenant}/{upload['image_id']}"
     assert upload["max_bytes"] == 52428800
     # S3 enforces the policy: exactly this type, 1..max_bytes bytes, this key
     policy = json.loads(base64.b64decode(upload["upload"]["fields"]["policy"]))
     assert ["content-length-range", 1, 52428800] in policy["conditions"]
     assert {"Content-Type": "image/webp"} in policy["conditions"]
-    assert {"key": f"uploads/{upload['image_id']}"} in policy["conditions"]
+    assert {"key": f"uploads/{stack.api.tenant}/{upload['image_id']}"} in policy["conditions"]
 
 
 def test_upload_of_a_type_we_do_not_take_is_a_400_naming_the_field(stack: Stack) -> None:
@@ -115,21 +115,26 @@ def test_an_integer_too_long_for_python_is_a_400_not_a_500(stack: Stack) -> None
 
 
 def test_a_cursor_from_another_listing_is_a_400_on_cursor(stack: Stack) -> None:
-    # Given a next-page cursor issued for the listing of queued tasks
+    # Given next-page cursors issued for alice's listing of one image's tasks, and for her whole listing
     image_id = stack.upload(_png(), "image/png")
     for width in (8, 9):
         stack.api.post(
             "/api/tasks/",
             json_body={"image_id": image_id, "function_type": "resize", "function_args": {"width": width}},
         )
-    link = stack.api.get("/api/tasks/", query={"status": ["queued"], "limit": ["1"]}).headers["link"]
-    cursor = link.split("cursor=", 1)[1].split("&", 1)[0].split(">", 1)[0]
 
-    # When it is used without the filter, then it is refused on the cursor
-    response = stack.api.get("/api/tasks/", query={"cursor": [cursor]})
+    def next_cursor(api: ApiClient, **query: str) -> str:
+        link = api.get("/api/tasks/", query={"limit": ["1"], **{k: [v] for k, v in query.items()}}).headers["link"]
+        return link.split("cursor=", 1)[1].split("&", 1)[0].split(">", 1)[0]
 
-    assert response.status == 400
-    assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
+    by_image = next_cursor(stack.api, image_id=image_id)
+    everything = next_cursor(stack.api)
+
+    # When the image's cursor is used without the filter, or alice's cursor by bob, then each is refused
+    for api, cursor in ((stack.api, by_image), (stack.api.as_caller(BOB), everything)):
+        response = api.get("/api/tasks/", query={"cursor": [cursor]})
+        assert response.status == 400
+        assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
 
 
 def test_task_with_missing_fields_names_each(stack: Stack) -> None:

@@ -24,51 +24,57 @@ from pixelmill.models.task import Task, TaskStatus
 from pixelmill.settings import get_settings
 from pixelmill.transforms import registry
 from tests.imagegen import decode, image_bytes, jpeg_bytes
-from tests.integration.conftest import Stack
+from tests.integration.conftest import ALICE, ApiClient, Stack, iam_user
+
+# Files are dropped into incoming/ by alice, an IAM user: S3 names her in each notification.
+UPLOADER = f"AWS:{ALICE['user']}"
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import FilterRuleTypeDef, QueueConfigurationTypeDef
 
 
 class Notifications:
-    """The bucket's notification for IngestFunction (as template.yaml declares it), delivered to a queue."""
+    """The bucket's notifications for IngestFunction (as template.yaml declares them), delivered to a queue."""
 
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
         self._sqs = boto3.client("sqs")
         self.url = self._sqs.create_queue(QueueName="ingest-notifications")["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        [event] = [
-            e["Properties"]
-            for e in stack.resources.template.resources["IngestFunction"]["Properties"]["Events"].values()
-            if e["Type"] == "S3"
-        ]
-        rules: list[FilterRuleTypeDef] = [
-            {"Name": rule["Name"], "Value": rule["Value"]} for rule in event["Filter"]["S3Key"]["Rules"]
-        ]
-        configuration: QueueConfigurationTypeDef = {
-            "QueueArn": arn,
-            "Events": [event["Events"]],
-            "Filter": {"Key": {"FilterRules": rules}},
-        }
+        configurations: list[QueueConfigurationTypeDef] = []
+        for event in stack.resources.template.resources["IngestFunction"]["Properties"]["Events"].values():
+            if event["Type"] != "S3":
+                continue
+            rules: list[FilterRuleTypeDef] = [
+                {"Name": rule["Name"], "Value": rule["Value"]}
+                for rule in event["Properties"]["Filter"]["S3Key"]["Rules"]
+            ]
+            configurations.append(
+                {"QueueArn": arn, "Events": [event["Properties"]["Events"]], "Filter": {"Key": {"FilterRules": rules}}}
+            )
         boto3.client("s3").put_bucket_notification_configuration(
-            Bucket=stack.bucket, NotificationConfiguration={"QueueConfigurations": [configuration]}
+            Bucket=stack.bucket, NotificationConfiguration={"QueueConfigurations": configurations}
         )
 
-    def received(self) -> list[dict[str, Any]]:
-        """Every notification sent since the last call (S3's test event included), oldest first."""
+    def received(self, uploader: str | None = UPLOADER) -> list[dict[str, Any]]:
+        """Every notification sent since the last call (S3's test event included), oldest first, naming
+        ``uploader`` as the principal that wrote each object, as S3 does (moto's name nobody)."""
         events: list[dict[str, Any]] = []
         while True:
             messages = self._sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
                 return events
             for message in messages:
-                events.append(json.loads(message["Body"]))
+                event = json.loads(message["Body"])
+                for record in event.get("Records", []):
+                    if uploader is not None:
+                        record["userIdentity"] = {"principalId": uploader}
+                events.append(event)
                 self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
-    def deliver(self) -> list[Any]:
+    def deliver(self, uploader: str | None = UPLOADER) -> list[Any]:
         """Hand every notification received so far to IngestFunction; what it answered to each."""
-        return [self._stack.notify(event) for event in self.received()]
+        return [self._stack.notify(event) for event in self.received(uploader)]
 
 
 @pytest.fixture
@@ -84,8 +90,8 @@ def _put(stack: Stack, key: str, data: bytes, metadata: dict[str, str] | None = 
     )
 
 
-def _tasks(stack: Stack, **query: str) -> list[dict[str, Any]]:
-    response = stack.api.get("/api/tasks/", query={name: [value] for name, value in query.items()})
+def _tasks(stack: Stack, api: ApiClient | None = None, **query: str) -> list[dict[str, Any]]:
+    response = (api or stack.api).get("/api/tasks/", query={name: [value] for name, value in query.items()})
     assert response.status == 200, response.body
     tasks: list[dict[str, Any]] = response.json()
     return tasks
@@ -308,7 +314,13 @@ def test_a_task_stored_but_never_queued_is_queued_by_the_next_delivery(
     assert stored is not None
     task_id = upload_task_id(stored)
     get_stores().tasks.create(
-        Task(task_id=task_id, image_id=incoming_image_id(key), function_type="thumbnail", function_args={"size": 256})
+        Task(
+            task_id=task_id,
+            owner=stack.api.tenant,
+            image_id=incoming_image_id(key),
+            function_type="thumbnail",
+            function_args={"size": 256},
+        )
     )
 
     # When S3 delivers the notification again
@@ -355,7 +367,7 @@ def test_keys_arrive_url_encoded_and_are_decoded(stack: Stack, notifications: No
 
     # Then the task's image is that very object, readable through the API, and processed
     [task] = _tasks(stack)
-    assert image_key(task["image_id"]) == key
+    assert image_key(task["image_id"], stack.api.tenant) == key
     image = stack.api.get(f"/api/images/{task['image_id']}/")
     assert image.status == 200, image.body
     assert image.json()["size"] == len(boto3.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read())
@@ -430,8 +442,12 @@ def test_the_fixture_event_creates_the_rule_task(stack: Stack) -> None:
 
     assert stack.notify(event) == {"queued": 1}
 
-    [task] = _tasks(stack)
-    assert image_key(task["image_id"]) == "incoming/thumbnails/holiday photo.jpg"
+    # Then the task is the uploader's (the principal the event names): theirs to list, nobody else's
+    uploader = iam_user("uploader", "AIDAJDPLRKLG7UEXAMPLE")
+    assert event["Records"][0]["userIdentity"]["principalId"] == f"AWS:{uploader['user']}"
+    assert _tasks(stack) == []
+    [task] = _tasks(stack, api=stack.api.as_caller(uploader))
+    assert image_key(task["image_id"], uploader["user"]) == "incoming/thumbnails/holiday photo.jpg"
     assert task["function_type"] == "thumbnail"
 
 
@@ -473,10 +489,9 @@ def test_an_upload_started_with_a_task_is_processed_on_arrival(stack: Stack, not
     upload = response.json()
     fields = upload["upload"]["fields"]
 
-    # Then the POST goes to incoming/, and its policy fixes the validated request in the metadata
+    # Then the POST goes to the caller's uploads, and its policy fixes the validated request in the metadata
     key = fields["key"]
-    assert key.startswith("incoming/")
-    assert upload["image_id"] == incoming_image_id(key)
+    assert key == f"uploads/{stack.api.tenant}/{upload['image_id']}"
     policy = json.loads(base64.b64decode(fields["policy"]))
     assert {"x-amz-meta-function-type": "thumbnail"} in policy["conditions"]
     assert {"x-amz-meta-function-args": '{"size":32}'} in policy["conditions"]

@@ -233,7 +233,7 @@ def test_duplicate_delivery_gives_one_result(stack: Stack) -> None:
     # Then both messages are consumed, and there is one task, done, with one result
     assert (outcome.received, outcome.succeeded) == (2, 2)
     assert _task(stack, task["task_id"])["status"] == "done"
-    assert _result_keys(stack) == [f"results/res-{task['task_id']}"]
+    assert _result_keys(stack) == [f"results/{stack.api.tenant}/res-{task['task_id']}"]
 
 
 def test_redelivery_after_a_crash_mid_processing_finishes_the_task(stack: Stack) -> None:
@@ -317,7 +317,7 @@ def test_delete_before_processing_cancels_and_nothing_is_produced(stack: Stack) 
 def test_delete_after_done_removes_the_result(stack: Stack) -> None:
     task = _create(stack, stack.upload(_jpeg()), width=32)
     stack.process_batch()
-    assert _result_keys(stack) == [f"results/res-{task['task_id']}"]
+    assert _result_keys(stack) == [f"results/{stack.api.tenant}/res-{task['task_id']}"]
 
     assert stack.api.delete(f"/api/tasks/{task['task_id']}/").status == 204
 
@@ -449,7 +449,7 @@ def test_a_duplicate_finishing_first_does_not_delete_the_shared_result(
     # Then the task is done and its result is still there
     done = _task(stack, task["task_id"])
     assert done["status"] == "done"
-    assert _result_keys(stack) == [f"results/res-{task['task_id']}"]
+    assert _result_keys(stack) == [f"results/{stack.api.tenant}/res-{task['task_id']}"]
     assert requests.get(done["result_url"], timeout=30).status_code == 200
 
 

@@ -5,12 +5,15 @@ tasks whose messages expired unreceived failed by the sweeper."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 
 from infra.event_source import deliver_batch
 from pixelmill.dal import get_stores
 from pixelmill.logic.lease import BatchLease
+from pixelmill.models.ids import new_task_id
+from pixelmill.models.task import TaskStatus
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
 
@@ -73,23 +76,29 @@ def test_messages_the_worker_cannot_reach_before_its_deadline_are_released_at_on
 
 
 def test_the_sweeper_fails_tasks_whose_messages_expired_unreceived(stack: Stack) -> None:
-    # Given a queued task last updated five days ago whose message is gone (past the queue's 4-day retention)
-    task_id = _create(stack)
-    boto3.client("sqs").purge_queue(QueueUrl=stack.queue_url)
-    boto3.client("dynamodb").update_item(
-        TableName=stack.resources.template.physical_ids["TasksTable"],
-        Key={"task_id": {"S": task_id}},
-        UpdateExpression="SET updated_at = :old",
-        ExpressionAttributeValues={":old": {"S": "2000-01-01T00:00:00+00:00"}},
-    )
+    # Given a task queued five days ago whose message is gone (past the queue's 4-day retention) ...
     fresh = _create(stack)
+    stores = get_stores()
+    current = stores.tasks.get(fresh)
+    assert current is not None
+    five_days_ago = datetime.now(UTC) - timedelta(days=5)
+    old = current.model_copy(
+        update={
+            "task_id": new_task_id(now_ms=int(five_days_ago.timestamp() * 1000)),
+            "created_at": five_days_ago,
+            "updated_at": five_days_ago,
+        }
+    )
+    stores.tasks.create(old)
 
     # When the sweeper runs
     assert stack.sweep() == {"failed": 0, "expired": 1}
 
-    # Then the task is failed with the reason, and a task queued just now is left alone
-    task = stack.api.get(f"/api/tasks/{task_id}/").json()
-    assert task["status"] == "failed"
-    assert task["error"]["code"] == "message_expired"
+    # Then that task is failed with the reason, and one queued just now is left alone
+    expired = stores.tasks.get(old.task_id)
+    assert expired is not None
+    assert expired.status is TaskStatus.FAILED
+    assert expired.error is not None
+    assert expired.error.code == "message_expired"
     assert stack.api.get(f"/api/tasks/{fresh}/").json()["status"] == "queued"
     stack.process_batch()

@@ -17,6 +17,7 @@ from pixelmill.models.ids import (
     incoming_image_id,
     new_image_id,
     new_task_id,
+    owner_of_upload_key,
     result_image_id,
 )
 from pixelmill.models.task import TaskCreate
@@ -38,12 +39,33 @@ def test_image_ids_are_uuid7_that_sort_by_creation_time() -> None:
     assert ids == sorted(ids)
 
 
-def test_image_keys_stay_under_our_prefixes() -> None:
+OWNER = "AIDAJQABLZS4A3QDU576Q"
+OTHER = "AROAEXAMPLEROLEID0001"
+
+
+def test_image_keys_stay_under_our_prefixes_and_their_owners() -> None:
     upload = new_image_id()
     result = result_image_id(new_task_id())
 
-    assert image_key(upload) == f"uploads/{upload}"
-    assert image_key(result) == f"results/{result}"
+    assert image_key(upload, OWNER) == f"uploads/{OWNER}/{upload}"
+    assert image_key(result, OWNER) == f"results/{OWNER}/{result}"
+    # The same id is another key for another owner: it cannot reach the first owner's object.
+    assert image_key(upload, OTHER) == f"uploads/{OTHER}/{upload}"
+    assert owner_of_upload_key(image_key(upload, OWNER)) == (OWNER, upload)
+
+
+@pytest.mark.parametrize("owner", ["", "../x", "AIDA/../AROA", "short", "AIDAJQABLZS4A3QDU576Q/"])
+def test_an_owner_that_is_no_tenant_makes_no_key(owner: str) -> None:
+    with pytest.raises(ValueError, match="not a tenant"):
+        image_key(new_image_id(), owner)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["uploads/x", f"uploads/{OWNER}", f"uploads/{OWNER}/x.jpg", f"results/{OWNER}/{new_image_id()}", "uploads//x"],
+)
+def test_only_api_upload_keys_name_an_owner(key: str) -> None:
+    assert owner_of_upload_key(key) is None
 
 
 @pytest.mark.parametrize(
@@ -52,7 +74,7 @@ def test_image_keys_stay_under_our_prefixes() -> None:
 )
 def test_anything_else_is_refused(image_id: str) -> None:
     with pytest.raises(ValueError, match="not a pixelmill image id"):
-        image_key(image_id)
+        image_key(image_id, OWNER)
 
 
 # --- files under incoming/ ------------------------------------------------------------------
@@ -74,7 +96,7 @@ def test_a_file_under_incoming_has_an_url_safe_id_that_names_exactly_its_key(key
 
     assert re.fullmatch(INCOMING_ID_PATTERN, image_id)
     assert re.fullmatch(IMAGE_ID_PATTERN, image_id)
-    assert image_key(image_id) == key  # S3 keys are literal: "../" is part of the name, still under incoming/
+    assert image_key(image_id, OWNER) == key  # S3 keys are literal: "../" is part of the name, still under incoming/
 
 
 @pytest.mark.parametrize(
@@ -98,7 +120,7 @@ def test_only_files_under_incoming_get_an_incoming_id(key: str) -> None:
 )
 def test_incoming_ids_that_name_no_key_are_refused(image_id: str) -> None:
     with pytest.raises(ValueError, match="not a pixelmill image id"):
-        image_key(image_id)
+        image_key(image_id, OWNER)
 
 
 def test_every_incoming_id_names_a_key_under_incoming() -> None:
@@ -109,7 +131,7 @@ def test_every_incoming_id_names_a_key_under_incoming() -> None:
     keys = []
     for image_id in candidates:
         try:
-            keys.append(image_key(image_id))
+            keys.append(image_key(image_id, OWNER))
         except ValueError:
             continue
 
@@ -135,3 +157,12 @@ def test_a_task_id_can_be_derived_from_given_entropy() -> None:
     assert first[:10] == new_task_id(now_ms=1_700_000_000_000)[:10]  # the time part sorts as usual
     with pytest.raises(ValueError, match="10 bytes"):
         new_task_id(entropy=b"short")
+
+
+def test_a_task_id_tells_when_it_was_made() -> None:
+    from datetime import UTC, datetime
+
+    from pixelmill.models.ids import new_task_id, task_id_time
+
+    made = 1_700_000_000_123
+    assert task_id_time(new_task_id(now_ms=made)) == datetime.fromtimestamp(made / 1000, UTC)

@@ -40,10 +40,23 @@ class InvalidRequest(PixelmillError):
         return cls(f"{field}: {message}", [FieldError(field, message)])
 
 
+class Forbidden(PixelmillError):
+    """The request is signed, but by no principal that can own data (e.g. a federated user)."""
+
+    code = "forbidden"
+
+
 class NotFound(PixelmillError):
     """The task or image asked for does not exist."""
 
     code = "not_found"
+
+
+class QuotaExceeded(PixelmillError):
+    """The caller has as many unfinished tasks as it may: nothing was created; retry later."""
+
+    code = "quota_exceeded"
+    retry_after_seconds = 30
 
 
 class TaskExists(PixelmillError):

@@ -8,14 +8,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from pixelmill.errors import FieldError, InvalidRequest, NotFound, PixelmillError, QueueUnavailable
+from pixelmill.errors import (
+    FieldError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PixelmillError,
+    QueueUnavailable,
+    QuotaExceeded,
+)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 # The seed's codes: 400 for bad parameters, 404 for unknown ids, 500 for the rest.
 STATUS_BY_ERROR: dict[type[PixelmillError], HTTPStatus] = {
     InvalidRequest: HTTPStatus.BAD_REQUEST,
+    Forbidden: HTTPStatus.FORBIDDEN,
     NotFound: HTTPStatus.NOT_FOUND,
+    QuotaExceeded: HTTPStatus.TOO_MANY_REQUESTS,
     QueueUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
@@ -57,8 +67,9 @@ def problem(status: HTTPStatus, detail: str, code: str, errors: list[FieldError]
 
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
-    """``openapi`` with our error responses: 400/404/500 problem+json instead of the
-    resolver's generic 422, and 204 for DELETE (its handler returns no body)."""
+    """``openapi`` with our error responses: 400/403/404/500 problem+json instead of the
+    resolver's generic 422, and 204 for DELETE (its handler returns no body); every
+    operation signed with AWS SigV4 (IAM)."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)
@@ -66,6 +77,17 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
         schemas[name] = schema
     schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas["Problem"].pop("$defs", None)
+    # API Gateway's own way of saying "signed with SigV4": every documented route needs it.
+    openapi["components"]["securitySchemes"] = {
+        "sigv4": {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+            "description": "AWS Signature Version 4 for the service execute-api, by an IAM principal allowed to invoke it.",
+        }
+    }
+    openapi["security"] = [{"sigv4": []}]
 
     def response(description: str) -> dict[str, Any]:
         return {
@@ -80,11 +102,17 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             if method == "delete":
                 responses.pop("200", None)
                 responses["204"] = {"description": "Deleted"}
+            responses["403"] = response(
+                "Not signed, badly signed, or not allowed (API Gateway's IAM authorization, as problem+json)"
+            )
             if operation.get("parameters") or operation.get("requestBody"):
                 responses["400"] = response("Bad parameters: `errors` names each bad field")
             if "{" in path:
                 responses["404"] = response("No such resource")
             if (method, path) == ("post", "/api/tasks"):
+                responses["429"] = response(
+                    "The caller has as many unfinished tasks as allowed: nothing was created; retry after Retry-After"
+                )
                 responses["503"] = response("The task could not be queued; nothing was created, retry")
             responses["500"] = response("Anything else (logged; never a stack trace)")
     return openapi

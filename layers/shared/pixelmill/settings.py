@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     result_retention_days: int = Field(
         default=7, gt=0, description="Days S3 keeps a result; a done task's record goes with it."
     )
+    max_unfinished_tasks: int = Field(
+        default=100,
+        gt=0,
+        description="Most unfinished (new, queued, processing) tasks one caller may have; over it, POST answers 429.",
+    )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
     ingest_rules: Annotated[tuple[IngestRule, ...], NoDecode] = Field(
         default=DEFAULT_INGEST_RULES,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from pixelmill.errors import NotFound
+from pixelmill.models.ids import OWNER_TAG
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -118,6 +119,22 @@ class ImageStore:
         """Write ``data`` at ``key`` (overwriting: a retried task replaces its own result)."""
         self._client.put_object(
             Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
+        )
+
+    def owner_tag(self, key: str) -> str | None:
+        """The owner an object is tagged with (files under incoming/), or None: untagged or no such object."""
+        try:
+            response = self._client.get_object_tagging(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        return next((tag["Value"] for tag in response.get("TagSet", []) if tag["Key"] == OWNER_TAG), None)
+
+    def tag_owner(self, key: str, owner: str) -> None:
+        """Tag the object with its owner (a tag, unlike metadata, is set without writing the object again)."""
+        self._client.put_object_tagging(
+            Bucket=self._bucket, Key=key, Tagging={"TagSet": [{"Key": OWNER_TAG, "Value": owner}]}
         )
 
     def delete(self, key: str) -> None:

@@ -1,9 +1,12 @@
 """The DynamoDB table of tasks.
 
-Items are the ``Task`` model plus ``kind`` (constant, the partition key of the
-newest-first index) and ``expires_at`` (the TTL). Three indexes, all sorted by
-``task_id`` (a ULID, so by creation time): ``ByCreated``, ``ByStatus`` and
-``ByImage``; listing never scans.
+Items are the ``Task`` model plus ``expires_at`` (the TTL) and two keys of
+indexes: ``owner_image`` (``<owner>#<image_id>``) and ``unfinished_owner`` (the
+owner, removed once the task is finished: a sparse index of unfinished tasks).
+Three indexes, each partitioned by owner, so that a tenant's listing reads only
+its own tasks and no partition is shared by every caller, all sorted by
+``task_id`` (a ULID, so by creation time): ``ByOwner``, ``ByOwnerImage`` and
+``ByOwnerUnfinished`` (keys only: it is counted for the quota). Listing never scans.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -22,12 +25,12 @@ from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
 
 from pixelmill.errors import InvalidRequest, TaskExists
-from pixelmill.models.task import Task, TaskStatus, utcnow
+from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskStatus, utcnow
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-KIND = "task"
+UNFINISHED_OWNER = "unfinished_owner"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -85,7 +88,9 @@ class TaskStore:
     def create(self, task: Task) -> None:
         """Store a new task; TaskExists if its id is already taken (a conditional write)."""
         item = task.model_dump(mode="json", exclude_none=True)
-        item["kind"] = KIND
+        item["owner_image"] = _owner_image(task.owner, task.image_id)
+        if task.status in UNFINISHED_STATUSES:
+            item[UNFINISHED_OWNER] = task.owner
         item["expires_at"] = int((task.created_at + self._ttl).timestamp())
         try:
             self._client.put_item(
@@ -124,11 +129,14 @@ class TaskStore:
         expression_values = {f":v{i}": to_jsonable_python(value) for i, value in enumerate(values.values())}
         allowed = {f":s{i}": status.value for i, status in enumerate(allowed_from)}
         names["#status"] = "status"
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
+        if "status" in changes and TaskStatus(changes["status"]).is_terminal:
+            update += f" REMOVE {UNFINISHED_OWNER}"  # out of the owner's count of unfinished tasks
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=_serialize({"task_id": task_id}),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+                UpdateExpression=update,
                 ConditionExpression=f"attribute_exists(task_id) AND #status IN ({', '.join(allowed)})",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_serialize({**expression_values, **allowed}),
@@ -144,26 +152,60 @@ class TaskStore:
         """Remove the task record (nothing happens if it is not there)."""
         self._client.delete_item(TableName=self._table, Key=_serialize({"task_id": task_id}))
 
+    def count_unfinished(self, owner: str, *, up_to: int) -> int:
+        """How many of ``owner``'s tasks are unfinished, counted up to ``up_to`` (a quota needs no more)."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "ByOwnerUnfinished",
+            "Select": "COUNT",
+            "KeyConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": UNFINISHED_OWNER},
+            "ExpressionAttributeValues": _serialize({":owner": owner}),
+        }
+        count = 0
+        while count < up_to:
+            response = self._client.query(**query)
+            count += response.get("Count", 0)
+            if "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return count
+
+    def unfinished_task_ids(self) -> Iterator[str]:
+        """The id of every unfinished task, of every owner (the sweeper's view: the sparse
+        index of unfinished tasks holds only those)."""
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "ByOwnerUnfinished",
+            "ProjectionExpression": "task_id",
+        }
+        while True:
+            response = self._client.scan(**scan)
+            for item in response.get("Items", []):
+                yield str(_deserialize(item)["task_id"])
+            if "LastEvaluatedKey" not in response:
+                return
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def page(
         self,
+        owner: str,
         *,
         limit: int,
         cursor: str | None = None,
         status: TaskStatus | None = None,
         image_id: str | None = None,
     ) -> TaskPage:
-        """Tasks newest first, from a cursor of a previous page; filtered by status and/or image.
+        """``owner``'s tasks newest first, from a cursor of a previous page; filtered by status and/or image.
 
-        With both filters the image index is queried and the status filtered,
-        so a page may hold fewer than ``limit`` tasks and still have a next one.
+        The status is a filter on the owner's (or the owner's image's) index, so
+        a page may hold fewer than ``limit`` tasks and still have a next one.
         """
-        # One index per filter, each partitioned by what it filters on and sorted by task_id.
+        # Both indexes are partitioned by owner (and image) and sorted by task_id.
         if image_id is not None:
-            index, partition, value = "ByImage", "image_id", image_id
-        elif status is not None:
-            index, partition, value = "ByStatus", "status", status.value
+            index, partition, value = "ByOwnerImage", "owner_image", _owner_image(owner, image_id)
         else:
-            index, partition, value = "ByCreated", "kind", KIND
+            index, partition, value = "ByOwner", "owner", owner
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -173,7 +215,7 @@ class TaskStore:
             "ExpressionAttributeNames": {"#pk": partition},
         }
         values: dict[str, Any] = {":pk": value}
-        if image_id is not None and status is not None:
+        if status is not None:
             query["FilterExpression"] = "#status = :status"
             query["ExpressionAttributeNames"]["#status"] = "status"
             values[":status"] = status.value
@@ -184,6 +226,10 @@ class TaskStore:
         tasks = [Task.model_validate(_deserialize(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return TaskPage(tasks=tasks, cursor=_encode_cursor(_deserialize(last)) if last else None)
+
+
+def _owner_image(owner: str, image_id: str) -> str:
+    return f"{owner}#{image_id}"
 
 
 def _encode_cursor(key: Mapping[str, Any]) -> str:

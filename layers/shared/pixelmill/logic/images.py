@@ -6,7 +6,8 @@ import json
 
 from pixelmill.dal import Stores
 from pixelmill.errors import InvalidRequest, NotFound
-from pixelmill.models.ids import INCOMING_PREFIX, image_key, incoming_image_id, new_image_id
+from pixelmill.logic.tasks import check_quota, owned_image
+from pixelmill.models.ids import image_key, new_image_id
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate, PresignedPost
 from pixelmill.models.ingest import FUNCTION_ARGS_METADATA, FUNCTION_TYPE_METADATA
 from pixelmill.settings import Settings
@@ -16,20 +17,19 @@ from pixelmill.transforms import Limits, registry
 MAX_METADATA_BYTES = 2048
 
 
-def create_upload(request: ImageUploadCreate, stores: Stores, settings: Settings) -> ImageUpload:
-    """A new image id and a presigned POST for it, limited to the type and size allowed.
+def create_upload(request: ImageUploadCreate, owner: str, stores: Stores, settings: Settings) -> ImageUpload:
+    """A new image id of ``owner``'s and a presigned POST for it, limited to the type and size allowed.
 
-    With a ``function_type`` the upload goes to ``incoming/`` with the validated
-    request in its metadata (fixed by the policy), and IngestFunction creates the
-    task when the file arrives; without one it goes to ``uploads/``.
+    The upload goes to ``uploads/<owner>/``: the policy fixes the key, so the
+    form cannot be changed to write anywhere else. With a ``function_type`` the
+    validated request travels in the upload's metadata (fixed by the policy too),
+    and IngestFunction creates the task, ``owner``'s, when the file arrives.
     """
     metadata = _task_metadata(request, settings)
-    if metadata is None:
-        image_id = new_image_id()
-        key = image_key(image_id)
-    else:
-        key = INCOMING_PREFIX + new_image_id()
-        image_id = incoming_image_id(key)
+    if metadata is not None:
+        check_quota(owner, stores, settings)  # refused now rather than as a failed task later
+    image_id = new_image_id()
+    key = image_key(image_id, owner)
     post = stores.images.presign_upload(
         key, request.content_type, settings.max_upload_bytes, settings.upload_url_expires_seconds, metadata
     )
@@ -58,13 +58,13 @@ def _task_metadata(request: ImageUploadCreate, settings: Settings) -> dict[str, 
     return metadata
 
 
-def get_image(image_id: str, stores: Stores, settings: Settings) -> ImagePublic:
-    """What is stored under ``image_id``; NotFound if nothing (yet)."""
+def get_image(image_id: str, owner: str, stores: Stores, settings: Settings) -> ImagePublic:
+    """What is stored under ``owner``'s ``image_id``; NotFound if nothing (yet), or another owner's."""
     try:
-        key = image_key(image_id)
+        key = image_key(image_id, owner)
     except ValueError:
         raise InvalidRequest.for_field("image_id", "not an image id of this service") from None
-    stored = stores.images.head(key)
+    stored = owned_image(image_id, owner, stores)
     if stored is None:
         raise NotFound(f"no image {image_id}")
     return ImagePublic(

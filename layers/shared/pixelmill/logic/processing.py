@@ -27,7 +27,7 @@ from pixelmill.dal import Stores
 from pixelmill.dal.queue import TaskMessage
 from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout, readable
 from pixelmill.logic.isolation import TaskCancelled, run_isolated
-from pixelmill.models.ids import image_key, result_image_id
+from pixelmill.models.ids import image_key, result_image_id, task_id_time
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
 from pixelmill.observability import logger
 from pixelmill.settings import MIB, Settings
@@ -65,7 +65,7 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
     if started is None:
         return None
     clock = time.monotonic()
-    key = image_key(result_image_id(task_id))
+    key = image_key(result_image_id(task_id), started.owner)
     try:
         # Source, scratch files and result live in ephemeral storage for this task only (Lambda
         # keeps /tmp between invocations), removed once the deadline is lifted: never half-way.
@@ -138,9 +138,9 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
 
 
 def fail_expired_tasks(stores: Stores, settings: Settings) -> int:
-    """Mark ``failed`` every unfinished task not updated for longer than the queue keeps a
-    message: its message expired unreceived (or was lost), so nothing will ever run it.
-    Returns how many tasks were failed."""
+    """Mark ``failed`` every unfinished task made and last updated longer ago than the
+    queue keeps a message: its message expired unreceived (or was lost), so nothing
+    will ever run it. Returns how many tasks were failed."""
     cutoff = utcnow() - timedelta(seconds=settings.task_message_retention_seconds)
     hours = settings.task_message_retention_seconds / 3600
     reason = (
@@ -148,22 +148,21 @@ def fail_expired_tasks(stores: Stores, settings: Settings) -> int:
         "create the task again"
     )
     failed = 0
-    for status in UNFINISHED_STATUSES:
-        cursor = None
-        while True:
-            page = stores.tasks.page(limit=100, cursor=cursor, status=status)
-            for task in page.tasks:
-                if task.updated_at >= cutoff:
-                    continue
-                expired = stores.tasks.transition(
-                    task.task_id, TaskStatus.FAILED, [status], error=TaskError(code="message_expired", message=reason)
-                )
-                if expired is not None:
-                    logger.warning("task failed: its message expired", extra={"task_id": task.task_id})
-                    failed += 1
-            cursor = page.cursor
-            if cursor is None:
-                break
+    for task_id in stores.tasks.unfinished_task_ids():
+        if task_id_time(task_id) >= cutoff:  # made recently: its message cannot have expired
+            continue
+        task = stores.tasks.get(task_id)
+        if task is None or task.status.is_terminal or task.updated_at >= cutoff:
+            continue
+        expired = stores.tasks.transition(
+            task_id,
+            TaskStatus.FAILED,
+            [task.status],
+            error=TaskError(code="message_expired", message=reason),
+        )
+        if expired is not None:
+            logger.warning("task failed: its message expired", extra={"task_id": task_id})
+            failed += 1
     return failed
 
 
@@ -203,7 +202,7 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Re
         function = registry.parse(task.function_type, task.function_args)
     except Exception as error:  # validated at POST; only a changed catalog gets here
         raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
-    key = image_key(task.image_id)
+    key = image_key(task.image_id, task.owner)
     try:
         stored = stores.images.head(key)
         if stored is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pixelmill.dal import Stores
-from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable
-from pixelmill.models.ids import image_key, new_task_id, result_image_id
+from pixelmill.dal import StoredImage, Stores
+from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable, QuotaExceeded
+from pixelmill.models.ids import image_key, is_incoming, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
@@ -22,21 +22,26 @@ class TaskList:
     cursor: str | None
 
 
-def create_task(request: TaskCreate, stores: Stores, settings: Settings, *, task_id: str | None = None) -> TaskPublic:
-    """Validate, store and queue a task; it comes back ``queued``.
+def create_task(
+    request: TaskCreate, owner: str, stores: Stores, settings: Settings, *, task_id: str | None = None
+) -> TaskPublic:
+    """Validate, store and queue a task of ``owner``'s; it comes back ``queued``.
 
-    Unknown functions, bad arguments and images that do not exist are refused
-    (InvalidRequest) before anything is written. If the queue refuses the
-    message the record is removed again, so no task waits forever as ``new``.
-    ``task_id`` is given when the id is derived from where the request came
-    from (an upload): TaskExists if that task was already created.
+    Unknown functions, bad arguments and images that do not exist or are
+    another owner's are refused (InvalidRequest) before anything is written, as
+    is a task over the owner's quota of unfinished tasks (QuotaExceeded). If the
+    queue refuses the message the record is removed again, so no task waits
+    forever as ``new``. ``task_id`` is given when the id is derived from where
+    the request came from (an upload): TaskExists if that task was already created.
     """
     function = registry.parse(request.function_type, request.function_args, Limits.from_settings(settings))
-    if stores.images.head(image_key(request.image_id)) is None:
+    if owned_image(request.image_id, owner, stores) is None:
         raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")
+    check_quota(owner, stores, settings)
 
     task = Task(
         task_id=task_id or new_task_id(),
+        owner=owner,
         image_id=request.image_id,
         function_type=request.function_type,
         # As validated ("800" is stored as 800), with only what the client set.
@@ -44,6 +49,26 @@ def create_task(request: TaskCreate, stores: Stores, settings: Settings, *, task
     )
     stores.tasks.create(task)
     return queue_task(task, stores, settings)
+
+
+def owned_image(image_id: str, owner: str, stores: Stores) -> StoredImage | None:
+    """``owner``'s image ``image_id`` as stored, or None: another owner's answers as one that does not exist."""
+    key = image_key(image_id, owner)
+    if is_incoming(image_id) and stores.images.owner_tag(key) != owner:
+        return None  # the key is the uploader's choice; its owner is on its tag
+    return stores.images.head(key)
+
+
+def check_quota(owner: str, stores: Stores, settings: Settings) -> None:
+    """QuotaExceeded when ``owner`` already has as many unfinished tasks as allowed.
+
+    A check before the write, not a lock: callers racing at the cap may pass it by a few.
+    """
+    cap = settings.max_unfinished_tasks
+    if stores.tasks.count_unfinished(owner, up_to=cap) >= cap:
+        raise QuotaExceeded(
+            f"you have {cap} unfinished tasks, the most allowed; wait for some to finish (or cancel them) and retry"
+        )
 
 
 def queue_task(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
@@ -67,6 +92,7 @@ def queue_task(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
 
 def create_failed_task(
     task_id: str,
+    owner: str,
     image_id: str,
     function_type: str,
     function_args: dict[str, Any],
@@ -79,6 +105,7 @@ def create_failed_task(
     silently). TaskExists if ``task_id`` is taken."""
     task = Task(
         task_id=task_id,
+        owner=owner,
         image_id=image_id,
         function_type=function_type,
         function_args=function_args,
@@ -90,15 +117,21 @@ def create_failed_task(
     return to_public(task, stores, settings)
 
 
-def get_task(task_id: str, stores: Stores, settings: Settings) -> TaskPublic:
-    """One task; NotFound if there is none."""
+def _owned_task(task_id: str, owner: str, stores: Stores) -> Task:
+    """``owner``'s task ``task_id``; NotFound if there is none, or it is another owner's (alike)."""
     task = stores.tasks.get(task_id)
-    if task is None:
+    if task is None or task.owner != owner:
         raise NotFound(f"no task {task_id}")
-    return to_public(task, stores, settings)
+    return task
+
+
+def get_task(task_id: str, owner: str, stores: Stores, settings: Settings) -> TaskPublic:
+    """One of ``owner``'s tasks; NotFound if there is none."""
+    return to_public(_owned_task(task_id, owner, stores), stores, settings)
 
 
 def list_tasks(
+    owner: str,
     stores: Stores,
     settings: Settings,
     *,
@@ -107,24 +140,22 @@ def list_tasks(
     status: TaskStatus | None = None,
     image_id: str | None = None,
 ) -> TaskList:
-    """Tasks newest first, a page at a time, optionally of one status and/or image."""
-    page = stores.tasks.page(limit=limit, cursor=cursor, status=status, image_id=image_id)
+    """``owner``'s tasks newest first, a page at a time, optionally of one status and/or image."""
+    page = stores.tasks.page(owner, limit=limit, cursor=cursor, status=status, image_id=image_id)
     return TaskList(tasks=[to_public(task, stores, settings) for task in page.tasks], cursor=page.cursor)
 
 
-def delete_task(task_id: str, stores: Stores) -> None:
-    """Cancel the task if it has not finished, then delete it and its result.
+def delete_task(task_id: str, owner: str, stores: Stores) -> None:
+    """Cancel ``owner``'s task if it has not finished, then delete it and its result.
 
     A worker still busy with it finds it cancelled (or gone) when it tries to
     finish, and removes the result it wrote.
     """
-    task = stores.tasks.get(task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id}")
+    task = _owned_task(task_id, owner, stores)
     if task.status in UNFINISHED_STATUSES:
         stores.tasks.transition(task_id, TaskStatus.CANCELLED, UNFINISHED_STATUSES)
     # The result key is derived from the task: delete it even if no record names it yet.
-    stores.images.delete(image_key(result_image_id(task_id)))
+    stores.images.delete(image_key(result_image_id(task_id), owner))
     stores.tasks.delete(task_id)
     logger.info("task deleted", extra={"task_id": task_id, "status": task.status.value})
 
@@ -135,7 +166,7 @@ def to_public(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
     if task.status is TaskStatus.DONE and task.new_image_id:
         filename = f"{task.new_image_id}.{task.result_extension}" if task.result_extension else None
         result_url = stores.images.presign_download(
-            image_key(task.new_image_id), settings.download_url_expires_seconds, filename
+            image_key(task.new_image_id, task.owner), settings.download_url_expires_seconds, filename
         )
     return TaskPublic(
         task_id=task.task_id,

@@ -1,11 +1,16 @@
 """Identifiers: time-sortable task ids (ULID) and image ids confined to our prefixes.
 
-Three kinds of image id, each the name of one key under one prefix and nothing else:
-``<uuidv7>`` → ``uploads/<uuidv7>`` (POST /api/images/), ``res-<task_id>`` →
-``results/res-<task_id>`` (a task's result) and ``in-<base64url>`` →
-``incoming/<key>`` (a file dropped into ``incoming/``, whose name may hold
-anything S3 allows: the base64url of its UTF-8 bytes keeps the id URL-safe and
-the decoded key can only ever be under ``incoming/``).
+Three kinds of image id, each the name of one key under one prefix and nothing else.
+An image id means a key only together with its owner (a tenant): the same id
+asked for by another tenant is another key, which does not exist.
+
+- ``<uuidv7>`` → ``uploads/<owner>/<uuidv7>`` (POST /api/images/);
+- ``res-<task_id>`` → ``results/<owner>/res-<task_id>`` (a task's result);
+- ``in-<base64url>`` → ``incoming/<name>``, a file an IAM principal dropped into
+  ``incoming/`` under a name of its choosing (anything S3 allows: the base64url
+  of its UTF-8 bytes keeps the id URL-safe, and the decoded key can only ever be
+  under ``incoming/``). Its owner is not in its key: IngestFunction tags the
+  object with it (``OWNER_TAG``).
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import os
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
+
+from pixelmill.models.tenant import TENANT_PATTERN
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -34,8 +42,12 @@ INCOMING_ID_PATTERN = r"^in-[A-Za-z0-9_-]{2,1354}$"
 IMAGE_ID_PATTERN = f"({UPLOAD_ID_PATTERN})|({RESULT_ID_PATTERN})|({INCOMING_ID_PATTERN})"
 
 
+# The S3 object tag that names the owner of a file under incoming/ (set by IngestFunction).
+OWNER_TAG = "pixelmill-owner"
+
+
 def _is_image_id(value: str) -> str:
-    image_key(value)  # the pattern cannot tell a well-formed base64 name from a broken one
+    check_image_id(value)  # the pattern cannot tell a well-formed base64 name from a broken one
     return value
 
 
@@ -65,6 +77,14 @@ def new_task_id(now_ms: int | None = None, entropy: bytes | None = None) -> str:
         raise ValueError("a ULID's entropy is 10 bytes")
     value = (ms << 80) | int.from_bytes(os.urandom(10) if entropy is None else entropy, "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def task_id_time(task_id: str) -> datetime:
+    """When a task id (a ULID) was made: its first 48 bits are Unix milliseconds."""
+    value = 0
+    for character in task_id[:10]:
+        value = value * 32 + _CROCKFORD.index(character)
+    return datetime.fromtimestamp(value / 1000, UTC)
 
 
 def new_image_id(now_ms: int | None = None) -> str:
@@ -105,14 +125,45 @@ def _incoming_key(image_id: str) -> str | None:
     return INCOMING_PREFIX + text
 
 
-def image_key(image_id: str) -> str:
-    """The S3 key of an image id; refuses anything that is not one of ours."""
-    if re.fullmatch(UPLOAD_ID_PATTERN, image_id):
-        return UPLOADS_PREFIX + image_id
-    if re.fullmatch(RESULT_ID_PATTERN, image_id):
-        return RESULTS_PREFIX + image_id
-    if re.fullmatch(INCOMING_ID_PATTERN, image_id):
-        key = _incoming_key(image_id)
-        if key is not None:
-            return key
+def check_image_id(image_id: str) -> None:
+    """Refuse (ValueError) anything that is not an image id of ours."""
+    if re.fullmatch(UPLOAD_ID_PATTERN, image_id) or re.fullmatch(RESULT_ID_PATTERN, image_id):
+        return
+    if re.fullmatch(INCOMING_ID_PATTERN, image_id) and _incoming_key(image_id) is not None:
+        return
     raise ValueError(f"not a pixelmill image id: {image_id!r}")
+
+
+def is_incoming(image_id: str) -> bool:
+    """Whether ``image_id`` names a file under ``incoming/`` (whose owner is in a tag, not in its key)."""
+    return image_id.startswith("in-")
+
+
+def image_key(image_id: str, owner: str) -> str:
+    """The S3 key of ``owner``'s image ``image_id``; refuses anything that is not one of ours.
+
+    Uploads and results live under their owner's prefix; a file under
+    ``incoming/`` is where its uploader put it (its owner is checked on its tag).
+    """
+    check_image_id(image_id)
+    if not re.fullmatch(TENANT_PATTERN, owner):
+        raise ValueError(f"not a tenant: {owner!r}")
+    if is_incoming(image_id):
+        key = _incoming_key(image_id)
+        assert key is not None  # check_image_id
+        return key
+    prefix = UPLOADS_PREFIX if re.fullmatch(UPLOAD_ID_PATTERN, image_id) else RESULTS_PREFIX
+    return f"{prefix}{owner}/{image_id}"
+
+
+def owner_of_upload_key(key: str) -> tuple[str, str] | None:
+    """``(owner, image_id)`` of a key ``uploads/<owner>/<uuidv7>``, else None."""
+    owner, slash, image_id = key.removeprefix(UPLOADS_PREFIX).partition("/")
+    if (
+        key.startswith(UPLOADS_PREFIX)
+        and slash
+        and re.fullmatch(TENANT_PATTERN, owner)
+        and re.fullmatch(UPLOAD_ID_PATTERN, image_id)
+    ):
+        return owner, image_id
+    return None

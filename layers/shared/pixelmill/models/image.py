@@ -26,8 +26,8 @@ class ImageUploadCreate(BaseModel):
         min_length=1,
         max_length=64,
         description=(
-            "Run this function on the file as soon as it is uploaded (an upload to incoming/ whose "
-            "metadata the POST policy fixes); the task is listed by GET /api/tasks/?image_id=<image_id>."
+            "Run this function on the file as soon as it is uploaded (the POST policy fixes it in the "
+            "upload's metadata); the task is listed by GET /api/tasks/?image_id=<image_id>."
         ),
         examples=["thumbnail"],
     )

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, Json, field_validator
 
 from pixelmill.models.ids import INCOMING_PREFIX
+from pixelmill.models.tenant import Tenant
 
 # The S3 user metadata an upload carries (x-amz-meta-function-type / x-amz-meta-function-args).
 FUNCTION_TYPE_METADATA = "function-type"
@@ -32,6 +33,13 @@ class IngestRule(BaseModel):
     prefix: str = Field(min_length=len(INCOMING_PREFIX), max_length=1024, examples=["incoming/thumbnails/"])
     function_type: str = Field(min_length=1, max_length=64, examples=["thumbnail"])
     function_args: dict[str, Any] = Field(default_factory=dict, examples=[{"size": 256}])
+    owner: Tenant | None = Field(
+        default=None,
+        description=(
+            "Who owns the files under this prefix and their tasks (an IAM user's or role's unique id, "
+            "e.g. AROA…), for uploads by other services; by default the principal that uploaded each file."
+        ),
+    )
 
     @field_validator("prefix")
     @classmethod
@@ -73,3 +81,5 @@ class UploadedObject:
     key: str
     version_id: str | None = None
     event_name: str = "ObjectCreated:Put"
+    principal_id: str | None = None
+    """Who wrote it: the notification's ``userIdentity.principalId`` (``AWS:<unique id>[:<session>]``)."""

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixelmill.models.ids import ImageId, TaskId
+from pixelmill.models.tenant import Tenant
 
 
 class TaskStatus(StrEnum):
@@ -54,11 +55,12 @@ class TaskCreate(BaseModel):
 
 
 class Task(BaseModel):
-    """The task record as stored; ``result_extension`` never leaves the service.
+    """The task record as stored; ``owner`` and ``result_extension`` never leave the service.
 
-    The result's key is derived from ``new_image_id`` (``image_key``), never stored."""
+    The result's key is derived from ``new_image_id`` and ``owner`` (``image_key``), never stored."""
 
     task_id: TaskId
+    owner: Tenant
     image_id: str
     function_type: str
     function_args: dict[str, Any]

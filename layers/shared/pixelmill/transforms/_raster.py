@@ -569,8 +569,8 @@ def warp_to_geotiff(
 ) -> None:
     """Warp ``source`` onto ``grid`` into a GeoTIFF at ``path``, window by window.
 
-    A WarpedVRT is read in large windows (as fast as an in-memory reproject,
-    NOTES.md) and each window written at once; GDAL's warper works out the
+    A WarpedVRT is read in large windows (as fast as an in-memory reproject, where
+    512² blocks are 2.6× slower) and each window written at once; GDAL's warper works out the
     source pixels each window needs and splits its own work to stay within its
     share of the budget. The result keeps the source's band count, data type
     and description. Where the result has no source pixels (and where the

@@ -21,7 +21,7 @@ colours. PNG and TIFF are always lossless; WebP has a lossless mode."""
 
 # Effort, 0 (fastest) and up, per format: WebP's is libwebp's ``method`` (0..6);
 # AVIF's maps to libavif's ``speed`` 10 - effort, capped at speed 6 (effort 4):
-# slower speeds take tens of CPU-seconds on large photos (NOTES.md).
+# slower speeds take tens of CPU-seconds on large photos (speed 6: ~19 CPU-s on 24 MP).
 MAX_EFFORT = {"webp": 6, "avif": 4}
 
 

@@ -88,7 +88,7 @@ class ToCog(RasterFunction):
         self._check_codec(source)
         copied: DatasetReader | Path = source
         if self.target_srs is not None:
-            # Warped by us, then copied: the COG driver fed a WarpedVRT is ~10× slower (NOTES.md).
+            # Warped by us, then copied: the COG driver fed a WarpedVRT is ~10× slower (measured on 4000² RGB).
             grid = target_grid(source, parse_crs(self.target_srs), self.resolution)
             copied = workdir / "warped.tif"
             warp_to_geotiff(
