@@ -4,6 +4,7 @@ and the warm worker carry on; cancelling a task stops its work."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import threading
@@ -49,6 +50,7 @@ def test_a_child_out_of_memory_or_crashing_fails_only_its_own_task(
         return bytearray(2 * 1024**3)
 
     def segfault(self: Any, *args: Any, **kwargs: Any) -> Any:
+        faulthandler.disable()  # pytest's: its dump of every thread would only clutter the output
         os.kill(os.getpid(), signal.SIGSEGV)
 
     _patch_run(monkeypatch, "grayscale", allocate)
