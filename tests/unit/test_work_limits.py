@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from pixelmill.errors import InvalidRequest, LimitExceeded
+from pixelmill.settings import Settings
 from pixelmill.transforms import Limits, registry
 from pixelmill.transforms._photo import memory_needed
-from tests.imagegen import image_bytes
+from tests.imagegen import float_tiff_header_bytes, image_bytes
 from tests.rastergen import raster_bytes
 
 
@@ -82,6 +83,16 @@ def test_memory_is_counted_in_decoded_bytes_not_pixels(limits: Limits) -> None:
     assert error.code == "task_memory_limit"
     assert "1000×1000 pixels of mode F at 4 bytes each" in error.message
     assert "TaskMemoryMiB" in error.message
+
+
+def test_the_reported_100_mp_float32_tiff_thumbnail_is_refused_before_decoding_at_the_defaults() -> None:
+    # Given the default limits and a TIFF claiming 10000×10000 float32 pixels (peaked at 1.2-1.7 GB)
+    source = float_tiff_header_bytes(10_000, 10_000)
+
+    # When thumbnailed, Then it is refused from its header, for its decoded bytes (its pixels are allowed)
+    error = refused("thumbnail", {}, source, Limits.from_settings(Settings()))
+    assert error.code == "task_memory_limit"
+    assert "10000×10000 pixels of mode F at 4 bytes each" in error.message
 
 
 def test_the_api_refuses_what_the_arguments_alone_decide(limits: Limits) -> None:
