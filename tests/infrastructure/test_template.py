@@ -563,3 +563,14 @@ def test_limit_parameters_and_their_defaults(template: Template) -> None:
     }
     assert {name: _default(template, name) for name in defaults} == defaults
     assert template["Parameters"]["AllowedInputFormats"]["Default"] == "JPEG,PNG,WEBP,GIF,TIFF,BMP,AVIF"
+
+
+def test_the_sweeper_may_scan_the_index_of_unfinished_tasks_and_nothing_more(template: Template) -> None:
+    # Given the sweeper's own statements
+    policies = functions(template)["SweeperFunction"]["Policies"]
+    statements = [statement for policy in policies for statement in policy.get("Statement", [])]
+    # Then it scans only the sparse index the task store reads unfinished tasks from (expired messages)
+    scans = [statement for statement in statements if "dynamodb:Scan" in str(statement["Action"])]
+    assert [statement["Resource"] for statement in scans] == [{"Fn::Sub": "${TasksTable.Arn}/index/ByOwnerUnfinished"}]
+    source = (Path(__file__).resolve().parents[2] / "layers/shared/pixelmill/dal/tasks.py").read_text()
+    assert '"IndexName": "ByOwnerUnfinished"' in source
