@@ -98,7 +98,7 @@ def run_isolated(
         # A child that answered exits by itself while the worker goes on (storing the result);
         # multiprocessing reaps it when the next child starts.
     if answer is None:
-        return _died(child.exitcode, memory_bytes)
+        raise _died(child.exitcode, memory_bytes)
     kind, value = answer
     if kind == "error":
         raise ProcessingError(value[1], value[0])
@@ -109,8 +109,8 @@ def run_isolated(
 def _wait(
     child: Any, receiver: Connection, progress: Progress, cancelled: Callable[[], bool]
 ) -> tuple[str, Any] | None:
-    """Relay the child's progress until its answer (None if it died without one); kill it
-    and raise TaskCancelled when the task is cancelled meanwhile."""
+    """Relay the child's progress until its answer (None if it died without one); raise
+    TaskCancelled when the task is cancelled meanwhile (the caller then kills the child)."""
     next_check = time.monotonic() + CANCEL_CHECK_SECONDS
     while True:
         if receiver.poll(0.1):
@@ -129,17 +129,22 @@ def _wait(
                 raise TaskCancelled
 
 
-def _died(exitcode: int | None, memory_bytes: int) -> Rendered | RenderedFile:
+def _died(exitcode: int | None, memory_bytes: int) -> ProcessingError:
     """The error of a child that ended without an answer."""
     if exitcode is not None and exitcode < 0 and -exitcode == signal.SIGKILL:
         # Only the kernel's OOM killer (or an operator) sends SIGKILL to a child we did not kill.
-        raise ProcessingError(
+        return ProcessingError(
             f"the transform was killed, most likely out of memory (its limit is {memory_bytes // 2**20:,} MiB, "
             "TaskMemoryMiB)",
             "out_of_memory",
         )
-    how = f"signal {signal.Signals(-exitcode).name}" if exitcode and exitcode < 0 else f"exit status {exitcode}"
-    raise ProcessingError(
+    how = f"exit status {exitcode}"
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"signal {-exitcode}"
+    return ProcessingError(
         f"the transform crashed ({how}) on this image: a library it uses failed on its content", "crashed"
     )
 
