@@ -9,6 +9,8 @@ notifications), so the few resource types pixelmill uses are created directly.
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -104,3 +106,35 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
         template.attributes[(name, "Arn")] = f"arn:aws:sqs:{region}:{account}:{queue_name}"
 
     return LocalResources(template)
+
+
+# A stack needs a resource; this one creates nothing (moto warns that it does not model it).
+_NO_OP_RESOURCE = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+
+
+def publish_outputs(
+    template: Template, stack_name: str = "pixelmill", extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Make the template's Outputs that have local values (bucket, table, queue URLs) readable
+    as a CloudFormation stack's outputs on the emulator, as ``sam deploy`` makes them on AWS:
+    tools that find a stack's resources by its name (``pixelmill admin``) then work on both.
+    Outputs of resources the emulator lacks (the API, alarms, functions) are left out;
+    ``extra`` outputs are the local stack's own. Idempotent."""
+    outputs: dict[str, str] = {}
+    for name, output in template.data.get("Outputs", {}).items():
+        try:
+            outputs[name] = str(template.resolve(output["Value"]))
+        except KeyError:
+            continue
+    outputs.update(extra or {})
+    cloudformation = boto3.client("cloudformation")
+    body = {
+        "Resources": {"LocalStack": _NO_OP_RESOURCE},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    existing = {stack["StackName"] for stack in cloudformation.list_stacks().get("StackSummaries", [])}
+    if stack_name not in existing:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
+            cloudformation.create_stack(StackName=stack_name, TemplateBody=json.dumps(body))
+    return outputs

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
@@ -271,12 +272,60 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = commands.add_parser("cancel", help="cancel a task that has not finished, and delete it with its result")
     cancel.add_argument("task_id")
     cancel.set_defaults(handler=cmd_cancel)
+
+    # The admin actions' common options, accepted after the action (`pixelmill admin rerun --local`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--stack",
+        default=os.environ.get("PIXELMILL_STACK", "pixelmill"),
+        help="the stack's name, whose outputs name its resources (default: $PIXELMILL_STACK or pixelmill)",
+    )
+    common.add_argument(
+        "--local",
+        action="store_true",
+        help="the local stack (make dev): its emulator at $AWS_ENDPOINT_URL or http://127.0.0.1:5005, any credentials",
+    )
+    common.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    common.add_argument("--limit", type=int, default=100, help="at most this many messages or tasks (default 100)")
+
+    operator = commands.add_parser(
+        "admin",
+        help="operator commands on the stack's AWS resources (not the API): redrive a dead-letter queue, re-run failed tasks",
+        description="Act on the stack's resources directly with your AWS credentials (boto3's usual chain). "
+        "See docs/runbook.md.",
+    )
+    actions = operator.add_subparsers(dest="action", required=True)
+    redrive = actions.add_parser("redrive", parents=[common], help="redrive a dead-letter queue")
+    redrive.add_argument(
+        "queue",
+        choices=["tasks", "uploads"],
+        help="tasks: TaskDeadLetterQueue (each task runs again); uploads: IngestDeadLetterQueue (each upload is announced again)",
+    )
+    rerun = actions.add_parser("rerun", parents=[common], help="run failed tasks again (the same task ids)")
+    rerun.add_argument("task_ids", nargs="*", metavar="TASK_ID", help="these tasks (default: the newest failed ones)")
+    rerun.add_argument("--code", help="only tasks that failed with this error code (e.g. retries_exhausted)")
+    rerun.add_argument(
+        "--since", type=_timestamp, help="only tasks created at or after this time (ISO 8601, e.g. 2026-12-01T09:00Z)"
+    )
     return parser
+
+
+def _timestamp(text: str) -> datetime:
+    """An ISO 8601 time; UTC unless it says otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; API problems, unreachable servers and bad files end with a message and status 1."""
     args = build_parser().parse_args(argv)
+    if args.command == "admin":  # the stack's AWS resources, not the API: no API client, no signer
+        from pixelmill_cli import admin  # boto3 is imported only by the operator's commands
+
+        return admin.run(args, out or sys.stdout)
     try:
         client = Client(args.api, auth=signer(args.api, profile=args.profile, region=args.region))
         status: int = args.handler(client, args, out or sys.stdout)

@@ -25,7 +25,7 @@ from pixelmill.models.ids import IMAGE_ID_PATTERN, TASK_ID_PATTERN
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate
 from pixelmill.models.task import TaskCreate, TaskPublic, TaskStatus
 from pixelmill.models.tenant import tenant_of_principal
-from pixelmill.observability import logger, metrics, tracer
+from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
 from pixelmill.problems import PROBLEM_CONTENT_TYPE, document_problems, problem, status_of
 from pixelmill.settings import get_settings
 from pixelmill.swagger import swagger_html
@@ -72,9 +72,7 @@ def get_image(image_id: ImageIdPath) -> ImagePublic:
 
 @app.post("/api/tasks", summary="Create a task", tags=["tasks"])
 def create_task(request: TaskCreate) -> TaskPublic:
-    task = tasks.create_task(request, caller(), get_stores(), get_settings())
-    metrics.add_metric(name="TaskCreated", unit="Count", value=1)
-    return task
+    return tasks.create_task(request, caller(), get_stores(), get_settings())
 
 
 @app.get("/api/tasks", summary="List tasks, newest first", tags=["tasks"])
@@ -209,6 +207,7 @@ def _field_error(item: dict[str, Any]) -> FieldError:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@publish_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    unbind_task()  # a request about a task binds it (logic/tasks.py); the next one starts clean
     return app.resolve(event, context)

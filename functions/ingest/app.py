@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pixelmill.dal import get_stores
 from pixelmill.logic.ingest import ingest_upload
 from pixelmill.models.ingest import UploadedObject
-from pixelmill.observability import logger, metrics, tracer
+from pixelmill.observability import logger, metrics, publish_metrics, tracer, unbind_task
 from pixelmill.settings import get_settings
 
 # What S3 sends once when a notification is configured (to SQS and SNS; the local stack passes it on).
@@ -43,8 +43,9 @@ def uploads_of(event: dict[str, Any]) -> tuple[list[UploadedObject], int]:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@publish_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    unbind_task()
     if "Records" not in event:
         if event.get("Event") == TEST_EVENT:
             logger.info("S3 test event ignored", extra={"bucket": event.get("Bucket")})
@@ -55,6 +56,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     outcomes: Counter[str] = Counter({"ignored": others} if others else {})
     errors: list[Exception] = []
     for upload in uploads:
+        unbind_task()
         try:
             outcomes[ingest_upload(upload, get_stores(), get_settings()).outcome] += 1
         except Exception as error:  # try the other records; the whole event is retried below

@@ -27,6 +27,7 @@ _QUIET_FIELDS = {
     "function_arn",
     "function_request_id",
     "sampling_rate",
+    "correlation_id",
 }
 
 
@@ -60,14 +61,35 @@ def _as_text(record: dict[str, Any]) -> str:
     clock = time.strftime("%H:%M:%S")
     source = record.get("source", "")
     if "_aws" in record:  # Powertools metrics (EMF)
-        names = [m["Name"] for d in record["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
-        return f"{clock} {source:<18} metrics " + " ".join(f"{name}={record.get(name)}" for name in names)
+        return f"{clock} {source:<18} metrics {_metrics_text(record)}"
     if record.get("message") == "request" and "status" in record:
         return f"{clock} {source:<18} {record['method']} {record['path']} → {record['status']} ({record['duration_ms']} ms)"
-    extras = " ".join(f"{key}={value}" for key, value in record.items() if key not in _QUIET_FIELDS | {"source"})
+    extras = " ".join(
+        f"{key}={value}"
+        for key, value in record.items()
+        if key not in _QUIET_FIELDS | {"source"} and not (key == "name" and value == "pixelmill")
+    )
     level = record.get("level", "INFO")
     level_text = "" if level == "INFO" else f"{level} "
     return f"{clock} {source:<18} {level_text}{record.get('message', '')}" + (f"  {extras}" if extras else "")
+
+
+def _metrics_text(record: dict[str, Any]) -> str:
+    """``function_type=resize: TaskDone=1 ProcessingDuration=0.41 s BytesIn=48211 B``: the
+    dimensions (but the service), then each metric with its unit."""
+    definitions = record["_aws"].get("CloudWatchMetrics", [])
+    dimensions = sorted({name for d in definitions for names in d.get("Dimensions", []) for name in names})
+    shown = [f"{name}={record.get(name)}" for name in dimensions if name != "service"]
+    units = {"Seconds": " s", "Milliseconds": " ms", "Bytes": " B"}
+    values = []
+    for metric in (m for d in definitions for m in d.get("Metrics", [])):
+        value = record.get(metric["Name"])
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        values.append(f"{metric['Name']}={value}{units.get(metric.get('Unit', ''), '')}")
+    return (" ".join(shown) + ": " if shown else "") + " ".join(values)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -39,6 +39,8 @@ PrincipalOf = Callable[[str], str]
 # Form fields a POST policy need not cover (S3's rule), besides those starting with x-ignore-.
 _UNCOVERED_FIELDS = {"x-amz-signature", "file", "policy"}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^,\s]*/s3/aws4_request")
+# Requests on an object that change something about it but not its content (who wrote it stays).
+_NOT_WRITES = {"tagging", "acl", "retention", "legal-hold", "restore", "select"}
 
 
 class PolicyRefused(Exception):
@@ -157,7 +159,7 @@ class S3Front:
         if method == "POST" and not key and content_type.startswith("multipart/form-data"):
             return self._form_upload(environ, start_response, bucket)
         signer = _s3_access_key(environ)
-        if signer is not None and key:
+        if signer is not None and key and not _NOT_WRITES & set(parse_qs(environ.get("QUERY_STRING", ""), True)):
             self._remember(bucket, key, signer)
         return self.app(environ, start_response)
 

@@ -124,12 +124,14 @@ class SqsEventSource(EventSource):
             client=self._sqs,
         )
         if outcome.received:
+            # Messages, not tasks: a task that failed for good is a message handled (deleted);
+            # the function's own "batch processed" line counts the tasks by outcome.
             self.log(
                 "batch delivered",
                 source=self.name,
-                received=outcome.received,
-                succeeded=outcome.succeeded,
-                failed=outcome.failed,
+                messages=outcome.received,
+                deleted=outcome.succeeded,
+                returned=outcome.failed,
                 error=str(outcome.error) if outcome.error else None,
                 level="WARNING" if outcome.failed else "INFO",
             )
@@ -209,10 +211,11 @@ class S3EventSource(EventSource):
                 )
                 return
             if self.dead_letter_url is not None:
-                # What Lambda puts in a function's dead-letter queue: the event, and why it failed.
+                # What Lambda puts in a function's dead-letter queue: the event as the function
+                # got it (the uploader named), and why it failed.
                 self._sqs.send_message(
                     QueueUrl=self.dead_letter_url,
-                    MessageBody=message["Body"],
+                    MessageBody=json.dumps(event),
                     MessageAttributes={
                         "ErrorCode": {"DataType": "String", "StringValue": error.error_type},
                         "ErrorMessage": {"DataType": "String", "StringValue": error.message[:1000] or "-"},

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.local import snapshot
 from infra.local.gateway import ApiGateway, RestApi
@@ -35,7 +36,7 @@ from infra.local.sources import (
     SqsEventSource,
     rate_seconds,
 )
-from infra.provision import LocalResources, provision
+from infra.provision import LocalResources, provision, publish_outputs
 from infra.template import Template
 
 if TYPE_CHECKING:
@@ -179,6 +180,9 @@ class LocalStack:
         self._emulator_thread.start()
         self.resources = provision(self.template)
         self._subscriptions = self._s3_subscriptions()
+        # In the background: the emulator's CloudFormation takes seconds to load, and only
+        # `pixelmill admin` reads the outputs.
+        threading.Thread(target=self._publish_outputs, name="publish-outputs", daemon=True).start()
         if self.options.data_dir is not None:
             counts = snapshot.restore(
                 self.options.data_dir, queues=self._queue_urls(), account=self.template.pseudo["AWS::AccountId"]
@@ -248,7 +252,21 @@ class LocalStack:
             if self.dev_user is not None:  # the banner's keys keep working, for the same tenant
                 put_user(boto3.client("iam"), self.template.pseudo["AWS::AccountId"], self.dev_user)
             self.resources = provision(self.template)
+            self._publish_outputs()
             self._configure_notifications()
+
+    def _publish_outputs(self) -> None:
+        """The template's outputs as the emulator's CloudFormation stack ``pixelmill`` (for ``pixelmill admin``)."""
+        # Where S3 events for a function go here (on AWS S3 invokes it): `pixelmill admin redrive
+        # uploads` hands dead-lettered events back to IngestFunction through it.
+        event_queues = {
+            f"{subscription.function}EventQueueUrl": self._notification_queue(subscription)
+            for subscription in self._subscriptions
+        }
+        try:
+            publish_outputs(self.template, extra=event_queues)
+        except (BotoCoreError, ClientError) as error:
+            self.log("stack outputs not published", source="local-stack", error=str(error), level="WARNING")
 
     # --- what the template declares ---------------------------------------------------
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,33 @@ class RunningStack:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def archived_upload(stack: RunningStack, data: bytes) -> str:
+    """An image of ``stack``'s caller whose bytes cannot be read back (archived to Glacier:
+    every GET is refused, so every delivery of its task fails); its image id."""
+    started = stack.session.post(f"{stack.api}/images/", json={"content_type": "image/jpeg"}, timeout=30)
+    image_id: str = started.json()["image_id"]
+    bucket = started.json()["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]
+    assert stack.alice is not None
+    key = f"uploads/{stack.alice.user_id}/{image_id}"
+    stack.client("s3").put_object(Bucket=bucket, Key=key, Body=data, StorageClass="GLACIER")
+    return image_id
+
+
+@contextmanager
+def redelivered_at_once(stack: RunningStack) -> Iterator[Any]:
+    """TaskQueue redelivers a failed message at once (the template's visibility timeout is 300 s,
+    the retry delay the worker gives a failed delivery), as an operator could set it; the SQS
+    client is yielded."""
+    sqs = stack.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
+    time.sleep(3)  # a long poll already waiting took the old timeout with it (2 s polls)
+    try:
+        yield sqs
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "300"})
 
 
 def start_stack(

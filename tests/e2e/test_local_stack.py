@@ -16,7 +16,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack, archived_upload, redelivered_at_once, start_stack
 from tests.imagegen import jpeg_bytes
 
 FINISHED = {"done", "failed", "cancelled"}
@@ -127,20 +127,9 @@ def test_bad_arguments_are_a_400_naming_the_field_and_create_nothing(local_stack
 
 def test_a_poison_message_ends_in_the_dlq_with_its_task_failed(local_stack: RunningStack) -> None:
     # Given an image whose bytes cannot be read back (archived to Glacier: every GET is refused)
-    started = local_stack.session.post(f"{local_stack.api}/images/", json={"content_type": "image/jpeg"}, timeout=30)
-    image_id = started.json()["image_id"]
-    bucket = started.json()["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]
-    s3 = local_stack.client("s3")
-    assert local_stack.alice is not None
-    key = f"uploads/{local_stack.alice.user_id}/{image_id}"
-    s3.put_object(Bucket=bucket, Key=key, Body=jpeg_bytes(16, 16), StorageClass="GLACIER")
-    sqs = local_stack.client("sqs")
-    queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
-    dlq_url = sqs.get_queue_url(QueueName="pixelmill-taskdeadletterqueue")["QueueUrl"]
-    # The template's visibility timeout is 30 min: redeliver at once, as an operator could.
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
-    time.sleep(3)  # a long poll already waiting took the old timeout with it (2 s polls)
-    try:
+    image_id = archived_upload(local_stack, jpeg_bytes(16, 16))
+    with redelivered_at_once(local_stack) as sqs:
+        dlq_url = sqs.get_queue_url(QueueName="pixelmill-taskdeadletterqueue")["QueueUrl"]
         # When a task is created for it
         task = create(local_stack, image_id, "resize", {"width": 8})
         (finished,) = wait_all(local_stack, [task["task_id"]]).values()
@@ -158,8 +147,6 @@ def test_a_poison_message_ends_in_the_dlq_with_its_task_failed(local_stack: Runn
             )
             bodies += [message["Body"] for message in received.get("Messages", [])]
         assert any(task["task_id"] in body for body in bodies)
-    finally:
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "1800"})
 
 
 def test_delete_removes_the_task_and_its_result(local_stack: RunningStack) -> None:

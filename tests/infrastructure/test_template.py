@@ -536,6 +536,10 @@ def test_outputs(template: Template) -> None:
         "TaskQueueUrl",
         "TaskDeadLetterQueueUrl",
         "IngestDeadLetterQueueUrl",
+        # Operations: the alarms' topic, the dashboard, and what `pixelmill admin` redrives uploads to.
+        "AlarmTopicArn",
+        "DashboardUrl",
+        "IngestFunctionName",
     }
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/api/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,20 @@ def test_the_api_defaults_to_the_local_stack_and_follows_the_environment(monkeyp
     assert build_parser().parse_args(["functions"]).api == "http://127.0.0.1:3000/api"
     monkeypatch.setenv("PIXELMILL_API", "https://example.test/v1/api")
     assert build_parser().parse_args(["functions"]).api == "https://example.test/v1/api"
+
+
+def test_admin_takes_its_options_after_the_action_and_reads_times_as_utc() -> None:
+    args = build_parser().parse_args(
+        ["--profile", "ops", "admin", "rerun", "01KAB3Q0XS1W6E2M9V7ZK4H8TN", "--since", "2026-12-01T09:00", "--local"]
+    )
+
+    assert (args.command, args.action, args.profile, args.local, args.limit) == ("admin", "rerun", "ops", True, 100)
+    assert args.task_ids == ["01KAB3Q0XS1W6E2M9V7ZK4H8TN"]
+    assert args.since == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert build_parser().parse_args(["admin", "redrive", "uploads", "--dry-run"]).dry_run is True
+
+
+@pytest.mark.parametrize("argv", [["admin", "redrive", "everything"], ["admin", "rerun", "--since", "yesterday"]])
+def test_admin_refuses_unknown_queues_and_times(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -16,7 +17,7 @@ from botocore.credentials import Credentials
 from moto import mock_aws
 
 from infra.local.iam import AuthenticationError, Principal, verify_request
-from infra.local.s3_front import PolicyRefused, check_post_policy
+from infra.local.s3_front import PolicyRefused, S3Front, check_post_policy
 
 URL = "http://127.0.0.1:3000/api/tasks/?limit=2"
 
@@ -171,3 +172,33 @@ def test_an_expired_policy_is_refused() -> None:
 def test_a_form_for_another_bucket_is_refused() -> None:
     with pytest.raises(PolicyRefused, match="bucket"):
         check_post_policy(_form(), 10, "another-bucket", _secret)
+
+
+def test_the_front_remembers_who_wrote_an_object_not_who_tagged_it() -> None:
+    # Given the emulator behind the front, and two principals' keys
+    seen: list[str] = []
+
+    def emulator(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["REQUEST_METHOD"])
+        start_response("200 OK", [])
+        return [b""]
+
+    front = S3Front(emulator, secret_of=_secret, principal_of=lambda key: f"AWS:{key.lower()}")
+
+    def put(query: str, access_key_id: str) -> None:
+        credential = f"Credential={access_key_id}/20261201/us-east-1/s3/aws4_request"
+        environ = {
+            "REQUEST_METHOD": "PUT",
+            "PATH_INFO": f"/{BUCKET}/incoming/a.jpg",
+            "QUERY_STRING": query,
+            "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 {credential}, SignedHeaders=host, Signature=x",
+        }
+        list(front(environ, lambda *_: None))
+
+    # When one writes the object and the other (the ingest function) tags it
+    put("", "AKIAUPLOADER")
+    put("tagging", "LOCAL")
+
+    # Then the writer is the uploader, and both requests reached the emulator
+    assert front.writer_of(BUCKET, "incoming/a.jpg") == "AWS:akiauploader"
+    assert seen == ["PUT", "PUT"]

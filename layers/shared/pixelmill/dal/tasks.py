@@ -26,6 +26,7 @@ from pydantic_core import to_jsonable_python
 
 from pixelmill.errors import InvalidRequest, TaskExists
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskStatus, utcnow
+from pixelmill.observability import traced
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -93,9 +94,10 @@ class TaskStore:
             item[UNFINISHED_OWNER] = task.owner
         item["expires_at"] = int((task.created_at + self._ttl).timestamp())
         try:
-            self._client.put_item(
-                TableName=self._table, Item=_serialize(item), ConditionExpression="attribute_not_exists(task_id)"
-            )
+            with traced("dynamodb put task"):
+                self._client.put_item(
+                    TableName=self._table, Item=_serialize(item), ConditionExpression="attribute_not_exists(task_id)"
+                )
         except ClientError as error:
             if _conditional_failed(error):
                 raise TaskExists(f"task {task.task_id} exists") from None
@@ -132,16 +134,19 @@ class TaskStore:
         update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
         if "status" in changes and TaskStatus(changes["status"]).is_terminal:
             update += f" REMOVE {UNFINISHED_OWNER}"  # out of the owner's count of unfinished tasks
+        # Subsegment names are one per kind of write: the status written, or "progress".
+        write = changes.get("status", next(iter(changes)))
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=_serialize({"task_id": task_id}),
-                UpdateExpression=update,
-                ConditionExpression=f"attribute_exists(task_id) AND #status IN ({', '.join(allowed)})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_serialize({**expression_values, **allowed}),
-                ReturnValues="ALL_NEW",
-            )
+            with traced(f"dynamodb update task {write}"):
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key=_serialize({"task_id": task_id}),
+                    UpdateExpression=update,
+                    ConditionExpression=f"attribute_exists(task_id) AND #status IN ({', '.join(allowed)})",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=_serialize({**expression_values, **allowed}),
+                    ReturnValues="ALL_NEW",
+                )
         except ClientError as error:
             if _conditional_failed(error):
                 return None

@@ -38,7 +38,7 @@ from pixelmill.models.ingest import (
 )
 from pixelmill.models.task import Task, TaskCreate, TaskError, TaskPublic, TaskStatus
 from pixelmill.models.tenant import tenant_of_principal
-from pixelmill.observability import logger
+from pixelmill.observability import bind_task, current_task_keys, logger
 from pixelmill.settings import Settings
 from pixelmill.transforms.registry import field_errors
 
@@ -111,7 +111,8 @@ def ingest_upload(upload: UploadedObject, stores: Stores, settings: Settings) ->
             f"no {FUNCTION_TYPE_METADATA} metadata and no rule in PIXELMILL_INGEST_RULES for this key", context
         )
     task_id = upload_task_id(stored)
-    context |= {"task_id": task_id, "source": order.source}
+    bind_task(task_id=task_id, image_id=image_id, function_type=order.function_type or None, owner=owner)
+    context |= {"source": order.source}
 
     existing = stores.tasks.get(task_id)
     if existing is not None:
@@ -193,6 +194,7 @@ def _duplicate(
     twice, which it is built for)."""
     task = None
     if existing is not None:
+        bind_task(existing)
         if resume and existing.status is TaskStatus.NEW:
             task = tasks.queue_task(existing, stores, settings)
         else:
@@ -201,7 +203,7 @@ def _duplicate(
         "duplicate notification: the upload has its task",
         extra={**context, "status": existing.status.value if existing else None},
     )
-    return IngestResult("duplicate", f"task {context['task_id']} exists", task)
+    return IngestResult("duplicate", f"task {current_task_keys().get('task_id')} exists", task)
 
 
 def _ignored(reason: str, context: dict[str, Any]) -> IngestResult:

@@ -29,7 +29,15 @@ from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeo
 from pixelmill.logic.isolation import TaskCancelled, run_isolated
 from pixelmill.models.ids import image_key, result_image_id, task_id_time
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
-from pixelmill.observability import logger
+from pixelmill.observability import (
+    EphemeralMetrics,
+    MetricUnit,
+    bind_task,
+    logger,
+    task_metrics,
+    traced,
+    unbind_task,
+)
 from pixelmill.settings import MIB, Settings
 from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
 
@@ -48,49 +56,82 @@ class TaskDeferred(Exception):
     timeout: the message goes back to the queue untouched, to be run fresh."""
 
 
-def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settings, timeout: float) -> Task | None:
+def process_task(
+    task_id: str,
+    *,
+    attempt: int,
+    stores: Stores,
+    settings: Settings,
+    timeout: float,
+    queue_wait: float | None = None,
+) -> Task | None:
     """Process one delivery of ``task_id`` (``attempt`` is SQS's receive count)
-    within ``timeout`` seconds.
+    within ``timeout`` seconds; ``queue_wait`` is how long its message waited (seconds).
 
     Returns the task as it ended, or None when there was nothing to do (gone,
     already finished, or cancelled meanwhile). Raises for transient failures.
+    Logs one line when the task starts and one for its outcome (``task done``,
+    ``task failed``), and publishes the task's metrics.
     """
     if timeout < settings.task_timeout_seconds and attempt < settings.max_receive_count:
         raise TaskDeferred(f"only {timeout:.1f} s left of this invocation")
     task = stores.tasks.get(task_id)
     if task is None or task.status.is_terminal:
-        logger.info("nothing to do", extra={"task_id": task_id, "status": task.status.value if task else None})
+        logger.info("nothing to do", extra={"status": task.status.value if task else None})
         return None
+    bind_task(task)
     started = stores.tasks.transition(task_id, TaskStatus.PROCESSING, UNFINISHED_STATUSES, progress=PROGRESS_STARTED)
     if started is None:
         return None
+    logger.info(
+        "task started",
+        extra={"attempt": attempt, "queue_wait_seconds": None if queue_wait is None else round(queue_wait, 3)},
+    )
+    with task_metrics(started.function_type) as metric:
+        if queue_wait is not None:
+            metric.add_metric(name="QueueWait", unit=MetricUnit.Seconds, value=round(queue_wait, 3))
+        return _process(started, attempt, stores, settings, timeout, metric)
+
+
+def _process(
+    started: Task, attempt: int, stores: Stores, settings: Settings, timeout: float, metric: EphemeralMetrics
+) -> Task | None:
+    task_id = started.task_id
     clock = time.monotonic()
     key = image_key(result_image_id(task_id), started.owner)
     try:
         # Source, scratch files and result live in ephemeral storage for this task only (Lambda
         # keeps /tmp between invocations), removed once the deadline is lifted: never half-way.
         with tempfile.TemporaryDirectory(prefix="pixelmill-task-") as scratch, deadline(timeout):
-            rendered = _render(started, stores, settings, Path(scratch))
-            _store(rendered, key, task_id, stores)
+            rendered, bytes_in = _render(started, stores, settings, Path(scratch))
+            bytes_out = _store(rendered, key, task_id, stores)
     except ProcessingError as error:
-        return _fail(task_id, error.code, error.message, stores, time.monotonic() - clock)
+        return _fail(task_id, error.code, error.message, stores, time.monotonic() - clock, metric, attempt)
     except TaskCancelled:  # the transform was stopped; nothing was stored
-        logger.info("task cancelled during processing: its transform was stopped", extra={"task_id": task_id})
+        logger.info("task cancelled during processing: its transform was stopped")
         return None
     except Exception as error:
         if attempt >= settings.max_receive_count:
             message = f"gave up after {attempt} attempts; last error: {_describe(error)}"
-            _fail(task_id, "retries_exhausted", message, stores, time.monotonic() - clock)
+            _fail(task_id, "retries_exhausted", message, stores, time.monotonic() - clock, metric, attempt)
+        else:
+            # The message goes back to the queue: SQS delivers it again after the visibility timeout.
+            logger.warning(
+                "task failed",
+                extra={"code": "transient_error", "reason": _describe(error), "will_retry": True, "attempt": attempt},
+            )
+            metric.add_metric(name="TaskRetried", unit=MetricUnit.Count, value=1)
         raise
 
     # The record goes when its result does (S3 expires results/ after the retention).
     keep_days = min(settings.task_ttl_days, settings.result_retention_days)
+    duration = round(time.monotonic() - clock, 3)
     done = stores.tasks.transition(
         task_id,
         TaskStatus.DONE,
         [TaskStatus.PROCESSING],
         progress=100,
-        duration=round(time.monotonic() - clock, 3),
+        duration=duration,
         new_image_id=result_image_id(task_id),
         result_extension=rendered.extension,
         result=_task_result(rendered),
@@ -99,10 +140,16 @@ def process_task(task_id: str, *, attempt: int, stores: Stores, settings: Settin
     if done is None:
         current = stores.tasks.get(task_id)
         if current is None or current.status is TaskStatus.CANCELLED:
-            # Cancelled or deleted while we worked: leave nothing behind.
+            # Cancelled or deleted while we worked (the API logged and counted that): leave nothing behind.
             stores.images.delete(key)
-            logger.info("task cancelled during processing", extra={"task_id": task_id})
+            logger.info("result removed: the task was cancelled while it was processed")
         # Otherwise a duplicate delivery finished first: its result is this same key.
+        return done
+    logger.info("task done", extra={"duration_seconds": duration, "bytes_in": bytes_in, "bytes_out": bytes_out})
+    metric.add_metric(name="TaskDone", unit=MetricUnit.Count, value=1)
+    metric.add_metric(name="ProcessingDuration", unit=MetricUnit.Seconds, value=duration)
+    metric.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=bytes_in)
+    metric.add_metric(name="BytesOut", unit=MetricUnit.Bytes, value=bytes_out)
     return done
 
 
@@ -116,11 +163,13 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
     """
     failed = 0
     for letter in stores.dead_letters.browse():
+        unbind_task()
         try:
             task_id = TaskMessage.model_validate_json(letter.body).task_id
         except ValidationError:
             logger.warning("dead letter names no task", extra={"message_id": letter.message_id})
             continue
+        bind_task(task_id=task_id)
         reason = (
             f"the task did not finish in {settings.max_receive_count} deliveries (the worker stopped: "
             "out of time or memory); its message is in the dead-letter queue"
@@ -132,8 +181,16 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
             error=TaskError(code="retries_exhausted", message=reason),
         )
         if task is not None:
-            logger.warning("task failed from the dead-letter queue", extra={"task_id": task_id})
+            bind_task(task)
+            logger.warning(
+                "task failed",
+                extra={"code": "retries_exhausted", "will_retry": False, "recovered_by": "sweeper"},
+            )
+            with task_metrics(task.function_type) as metric:
+                metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
+                metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
             failed += 1
+    unbind_task()
     return failed
 
 
@@ -161,18 +218,27 @@ def fail_expired_tasks(stores: Stores, settings: Settings) -> int:
             error=TaskError(code="message_expired", message=reason),
         )
         if expired is not None:
-            logger.warning("task failed: its message expired", extra={"task_id": task_id})
+            bind_task(expired)
+            logger.warning(
+                "task failed", extra={"code": "message_expired", "will_retry": False, "recovered_by": "sweeper"}
+            )
+            with task_metrics(expired.function_type) as metric:
+                metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
+                metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
             failed += 1
+    unbind_task()
     return failed
 
 
-def _store(rendered: Rendered | RenderedFile, key: str, task_id: str, stores: Stores) -> None:
-    """Upload the result: from memory, or streamed from its file."""
+def _store(rendered: Rendered | RenderedFile, key: str, task_id: str, stores: Stores) -> int:
+    """Upload the result: from memory, or streamed from its file. Returns its size in bytes."""
     metadata = {"task-id": task_id}
-    if isinstance(rendered, RenderedFile):
-        stores.images.put_file(key, rendered.path, rendered.content_type, metadata)
-    else:
+    with traced("upload"):
+        if isinstance(rendered, RenderedFile):
+            stores.images.put_file(key, rendered.path, rendered.content_type, metadata)
+            return rendered.path.stat().st_size
         stores.images.put(key, rendered.data, rendered.content_type, metadata)
+        return len(rendered.data)
 
 
 def _task_result(rendered: Rendered | RenderedFile) -> dict[str, Any] | None:
@@ -196,22 +262,25 @@ def _storable(value: Any) -> bool:
     return True
 
 
-def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Rendered | RenderedFile:
-    """Download the source into ``scratch`` and run the task's function on it."""
+def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> tuple[Rendered | RenderedFile, int]:
+    """Download the source into ``scratch`` and run the task's function on it; the result
+    and the source's size in bytes."""
     try:
         function = registry.parse(task.function_type, task.function_args)
     except Exception as error:  # validated at POST; only a changed catalog gets here
         raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
     key = image_key(task.image_id, task.owner)
     try:
-        stored = stores.images.head(key)
-        if stored is None:
-            raise NotFound(key)
-        # Presigned POST limits are enforced by S3, not by every emulator: check again.
-        if stored.size > settings.max_upload_bytes:
-            raise ImageTooLarge(f"source is {stored.size} bytes; the limit is {settings.max_upload_bytes}")
-        source = scratch / "source"
-        stores.images.download(key, source)
+        with traced("download"):
+            stored = stores.images.head(key)
+            if stored is None:
+                raise NotFound(key)
+            # Presigned POST limits are enforced by S3, not by every emulator: check again.
+            if stored.size > settings.max_upload_bytes:
+                raise ImageTooLarge(f"source is {stored.size} bytes; the limit is {settings.max_upload_bytes}")
+            source = scratch / "source"
+            stores.images.download(key, source)
+            bytes_in = source.stat().st_size
     except NotFound:  # gone between the POST and now (or between HEAD and GET)
         raise ProcessingError(f"image {task.image_id} no longer exists", "image_not_found") from None
     stores.tasks.set_progress(task.task_id, PROGRESS_DOWNLOADED)
@@ -233,15 +302,17 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Re
         return current is None or current.status is TaskStatus.CANCELLED
 
     try:
-        return run_isolated(
-            function,
-            source,
-            workdir,
-            Limits.from_settings(settings),
-            progress,
-            memory_bytes=settings.task_memory_mib * MIB,
-            cancelled=cancelled,
-        )
+        with traced("transform"):
+            rendered = run_isolated(
+                function,
+                source,
+                workdir,
+                Limits.from_settings(settings),
+                progress,
+                memory_bytes=settings.task_memory_mib * MIB,
+                cancelled=cancelled,
+            )
+        return rendered, bytes_in
     except (ProcessingError, TaskCancelled):
         raise
     except MemoryError:
@@ -250,7 +321,7 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> Re
         # A transform is a pure function of the bytes: what fails once fails every time.
         if _is_io_error(error):
             raise
-        logger.exception("transform failed", extra={"task_id": task.task_id})
+        logger.exception("transform failed")
         raise ProcessingError(
             f"the {task.function_type} transform failed: {_describe(error)}", "transform_failed"
         ) from None
@@ -267,8 +338,20 @@ def _describe(error: Exception) -> str:
     return readable(error, "an internal error (logged with the task id)", sentence=_is_io_error(error))
 
 
-def _fail(task_id: str, code: str, message: str, stores: Stores, duration: float) -> Task | None:
-    logger.warning("task failed", extra={"task_id": task_id, "code": code, "reason": message})
+def _fail(
+    task_id: str, code: str, message: str, stores: Stores, duration: float, metric: EphemeralMetrics, attempt: int
+) -> Task | None:
+    logger.warning(
+        "task failed",
+        extra={
+            "code": code,
+            "reason": message,
+            "will_retry": False,
+            "attempt": attempt,
+            "duration_seconds": round(duration, 3),
+        },
+    )
+    metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
     return stores.tasks.transition(
         task_id,
         TaskStatus.FAILED,

@@ -9,7 +9,7 @@ from pixelmill.dal import StoredImage, Stores
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable, QuotaExceeded
 from pixelmill.models.ids import image_key, is_incoming, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
-from pixelmill.observability import logger
+from pixelmill.observability import MetricUnit, bind_task, count_task, logger, task_metrics
 from pixelmill.settings import Settings
 from pixelmill.transforms import Limits, registry
 
@@ -47,8 +47,12 @@ def create_task(
         # As validated ("800" is stored as 800), with only what the client set.
         function_args=function.model_dump(mode="json", exclude_unset=True),
     )
+    bind_task(task)
     stores.tasks.create(task)
-    return queue_task(task, stores, settings)
+    queued = queue_task(task, stores, settings)
+    logger.info("task created", extra={"status": queued.status.value})
+    count_task("TaskCreated", task.function_type)
+    return queued
 
 
 def owned_image(image_id: str, owner: str, stores: Stores) -> StoredImage | None:
@@ -80,7 +84,7 @@ def queue_task(task: Task, stores: Stores, settings: Settings) -> TaskPublic:
     try:
         stores.queue.send(task.task_id)
     except Exception as error:
-        logger.exception("could not queue task", extra={"task_id": task.task_id})
+        logger.exception("could not queue task")
         stores.tasks.delete(task.task_id)
         raise QueueUnavailable("the task could not be queued; nothing was created, try again") from error
 
@@ -112,8 +116,17 @@ def create_failed_task(
         status=TaskStatus.FAILED,
         error=error,
     )
+    bind_task(task)
     stores.tasks.create(task)
-    logger.warning("task failed at creation", extra={"task_id": task_id, "code": error.code, "reason": error.message})
+    logger.warning(
+        "task failed",
+        extra={"code": error.code, "reason": error.message, "will_retry": False, "stage": "creation"},
+    )
+    # A dimension per name the catalog knows; any other name (an upload's metadata may say
+    # anything) is "unknown", so that nobody can mint custom metrics at will.
+    with task_metrics(function_type if function_type in registry else "unknown") as metric:
+        metric.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
+        metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
     return to_public(task, stores, settings)
 
 
@@ -122,6 +135,7 @@ def _owned_task(task_id: str, owner: str, stores: Stores) -> Task:
     task = stores.tasks.get(task_id)
     if task is None or task.owner != owner:
         raise NotFound(f"no task {task_id}")
+    bind_task(task)
     return task
 
 
@@ -152,12 +166,15 @@ def delete_task(task_id: str, owner: str, stores: Stores) -> None:
     finish, and removes the result it wrote.
     """
     task = _owned_task(task_id, owner, stores)
-    if task.status in UNFINISHED_STATUSES:
-        stores.tasks.transition(task_id, TaskStatus.CANCELLED, UNFINISHED_STATUSES)
+    if task.status in UNFINISHED_STATUSES and stores.tasks.transition(
+        task_id, TaskStatus.CANCELLED, UNFINISHED_STATUSES
+    ):
+        logger.info("task cancelled", extra={"status_before": task.status.value})
+        count_task("TaskCancelled", task.function_type)
     # The result key is derived from the task: delete it even if no record names it yet.
     stores.images.delete(image_key(result_image_id(task_id), owner))
     stores.tasks.delete(task_id)
-    logger.info("task deleted", extra={"task_id": task_id, "status": task.status.value})
+    logger.info("task deleted", extra={"status": task.status.value})
 
 
 def to_public(task: Task, stores: Stores, settings: Settings) -> TaskPublic:

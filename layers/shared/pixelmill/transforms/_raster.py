@@ -85,6 +85,7 @@ def parse_crs(text: str) -> CRS:
     Only those three forms are read: GDAL would also take a file name or a URL
     and open it. Raises ValueError with a reason a person can act on.
     """
+    import rasterio
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
@@ -94,13 +95,17 @@ def parse_crs(text: str) -> CRS:
         raise ValueError("give an authority code (EPSG:3857), a WKT or a PROJ string (+proj=...)")
     if _FILE_REFERENCES.search(value):
         raise ValueError("the CRS may not refer to files (init=, nadgrids=, geoidgrids=, grids=, PARAMETERFILE)")
-    try:
-        crs = CRS.from_user_input(value)
-    except CRSError:  # PROJ's own text is not for users: say which form was not understood
-        if _AUTHORITY_CODE.match(value) or _OGC_URN.match(value):
-            raise ValueError(f"{value} is not a CRS PROJ knows (no such code)") from None
-        what = "PROJ string" if is_proj else "WKT"
-        raise ValueError(f"not a CRS PROJ knows: the {what} could not be read (check its syntax and names)") from None
+    # In rasterio's environment, GDAL's and PROJ's messages go to its logger (ours), not bare to stderr.
+    with rasterio.Env():
+        try:
+            crs = CRS.from_user_input(value)
+        except CRSError:  # PROJ's own text is not for users: say which form was not understood
+            if _AUTHORITY_CODE.match(value) or _OGC_URN.match(value):
+                raise ValueError(f"{value} is not a CRS PROJ knows (no such code)") from None
+            what = "PROJ string" if is_proj else "WKT"
+            raise ValueError(
+                f"not a CRS PROJ knows: the {what} could not be read (check its syntax and names)"
+            ) from None
     if not (crs.is_geographic or crs.is_projected):
         raise ValueError(f"{crs_name(crs)} is neither geographic nor projected: a raster cannot be put in it")
     return crs
