@@ -49,7 +49,7 @@ def _result_keys(stack: Stack) -> list[str]:
 
 
 def _redeliver_at_once(stack: Stack) -> None:
-    """Make failed messages visible again immediately (the template's timeout is 30 min)."""
+    """Make failed messages visible again immediately (the template's timeout is 300 s)."""
     boto3.client("sqs").set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
 
 
