@@ -181,14 +181,7 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
             error=TaskError(code="retries_exhausted", message=reason),
         )
         if task is not None:
-            bind_task(task)
-            logger.warning(
-                "task failed",
-                extra={"code": "retries_exhausted", "will_retry": False, "recovered_by": "sweeper"},
-            )
-            with task_metrics(task.function_type) as metric:
-                metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
-                metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
+            _recovered_by_sweeper(task, "retries_exhausted")
             failed += 1
     unbind_task()
     return failed
@@ -218,16 +211,19 @@ def fail_expired_tasks(stores: Stores, settings: Settings) -> int:
             error=TaskError(code="message_expired", message=reason),
         )
         if expired is not None:
-            bind_task(expired)
-            logger.warning(
-                "task failed", extra={"code": "message_expired", "will_retry": False, "recovered_by": "sweeper"}
-            )
-            with task_metrics(expired.function_type) as metric:
-                metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
-                metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
+            _recovered_by_sweeper(expired, "message_expired")
             failed += 1
     unbind_task()
     return failed
+
+
+def _recovered_by_sweeper(task: Task, code: str) -> None:
+    """Log and count a task the sweeper has just failed with ``code``."""
+    bind_task(task)
+    logger.warning("task failed", extra={"code": code, "will_retry": False, "recovered_by": "sweeper"})
+    with task_metrics(task.function_type) as metric:
+        metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
+        metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
 
 
 def _store(rendered: Rendered | RenderedFile, key: str, task_id: str, stores: Stores) -> int:
