@@ -65,7 +65,7 @@ clean:  ## remove the virtualenvs and build output
 
 include infra/sam.mk
 
-bench: install  ## photo and raster benchmarks: ratios against plain Pillow / rasterio in the same process, raster peak memory, the cost of isolating a transform
+bench: install  ## photo benchmarks against libvips (time, memory, size, PSNR) and raster ones against rasterio, as ratios in one run; the cost of isolating a transform
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/raster.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/isolation.py

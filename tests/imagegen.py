@@ -288,3 +288,50 @@ def _icc_profile(
         + bytes(48)
     )
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+# ---------------------------------------------------------------- HEIC and JPEG 2000
+
+
+def heic_bytes(
+    width: int, height: int, *, orientation: int | None = None, exif: Image.Exif | None = None, **params: Any
+) -> bytes:
+    """The quadrants pattern as a HEIC (pillow-heif's HEVC encoder) that shows
+    ``width``×``height`` upright.
+
+    With ``orientation`` the pixels are stored turned, and the EXIF orientation
+    becomes the HEIF rotation/mirroring (``irot``/``imir``), as phones write it.
+    """
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    image = quadrants(width, height)
+    if orientation is not None:
+        exif = exif if exif is not None else Image.Exif()
+        exif[ExifTags.Base.Orientation] = orientation
+        if orientation in _STORE_FOR_ORIENTATION:
+            image = image.transpose(_STORE_FOR_ORIENTATION[orientation])
+    if exif is not None:
+        params["exif"] = exif.tobytes()
+    return encode(image, "HEIF", quality=90, **params)
+
+
+def heic_header_bytes(width: int, height: int) -> bytes:
+    """A small real HEIC whose image size box (``ispe``) is changed to claim
+    ``width``×``height``: only a header check can refuse it quickly."""
+    data = bytearray(heic_bytes(64, 64))
+    offset = data.index(b"ispe") + 8  # the box type, then version and flags
+    data[offset : offset + 8] = struct.pack(">II", width, height)
+    return bytes(data)
+
+
+def jp2_header_bytes(width: int, height: int) -> bytes:
+    """A small real JPEG 2000 codestream (.j2k, RGB, one tile) whose SIZ header
+    is changed to claim ``width``×``height``: only a header check can refuse it
+    quickly."""
+    data = bytearray(encode(quadrants(64, 64), "JPEG2000", no_jp2=True))
+    siz = data.index(b"\xff\x51") + 6  # the marker, its length and the capabilities
+    # Image size, then the image offset (kept), then the tile size: one tile for the whole image.
+    data[siz : siz + 8] = struct.pack(">II", width, height)
+    data[siz + 16 : siz + 24] = struct.pack(">II", width, height)
+    return bytes(data)

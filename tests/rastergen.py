@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.enums import ColorInterp
 from rasterio.io import DatasetReader, MemoryFile
 from rasterio.transform import from_bounds
@@ -131,3 +132,18 @@ def open_raster_bytes(data: bytes) -> Iterator[DatasetReader]:
     """Open a result held in memory."""
     with MemoryFile(data) as memory, memory.open() as dataset:
         yield dataset
+
+
+def sentinel2_like_jp2(path: Path, width: int = 1200, height: int = 1000, *, block: int = 512) -> None:
+    """A JPEG 2000 like a Sentinel-2 L1C band (smaller): one uint16 band in UTM
+    (EPSG:32632), tiled, losslessly compressed, georeferenced by GeoJP2 and
+    GMLJP2 boxes, as GDAL's JP2OpenJPEG driver writes it. Like Sentinel-2's, it
+    has no nodata of its own (GDAL would keep one only in a side-car file).
+    ``path.with_suffix(".tif")`` is the same raster as a GeoTIFF (the driver can
+    only copy an existing raster)."""
+    geotiff = path.with_suffix(".tif")
+    write_raster(geotiff, width, height, dtype="uint16", crs="EPSG:32632", bounds=ALPS_UTM32)
+    with rasterio.Env(GDAL_PAM_ENABLED=False):
+        rasterio.shutil.copy(
+            geotiff, path, driver="JP2OpenJPEG", REVERSIBLE="YES", QUALITY=100, BLOCKXSIZE=block, BLOCKYSIZE=block
+        )

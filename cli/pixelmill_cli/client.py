@@ -193,11 +193,21 @@ class Client:
         return size
 
 
+# Image types the system's MIME table may not know (it varies by OS and Python version).
+_EXTRA_TYPES = {
+    ".avif": "image/avif",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".jp2": "image/jp2",
+    ".j2k": "image/jp2",
+}
+
+
 def guess_content_type(path: Path) -> str:
     """The upload's Content-Type from the file name (``.tif`` → ``image/tiff``)."""
     guessed, _ = mimetypes.guess_type(path.name)
-    if guessed is None and path.suffix.lower() == ".avif":
-        guessed = "image/avif"
+    if guessed is None:
+        guessed = _EXTRA_TYPES.get(path.suffix.lower())
     if guessed is None or not guessed.startswith("image/"):
         raise ValueError(f"cannot tell the image type of {path.name}; pass --content-type")
     return guessed

@@ -363,3 +363,44 @@ def test_the_seed_example_change_projection_to_web_mercator_runs_on_the_local_st
     with open_raster_bytes(requests.get(finished["result_url"], timeout=30).content) as result:
         assert result.crs == CRS.from_epsg(3857)
         assert result.count == 3
+
+
+def test_heic_and_jpeg_2000_sources_run_end_to_end_and_their_bombs_are_refused(
+    local_stack: RunningStack, tmp_path: Path
+) -> None:
+    from rasterio.crs import CRS
+
+    from tests.imagegen import heic_bytes, heic_header_bytes, image_bytes, jp2_header_bytes
+    from tests.rastergen import open_raster_bytes, sentinel2_like_jp2
+
+    # Given a phone's HEIC (stored turned, orientation 6), a JPEG 2000 photo, a Sentinel-2-like band
+    # and, of each format, a small file whose header claims 400 MP or more
+    sentinel2_like_jp2(tmp_path / "B04.jp2", 600, 500)
+    cases: dict[str, tuple[bytes, str, str, dict[str, Any]]] = {
+        "heic": (heic_bytes(64, 48, orientation=6), "image/heic", "resize", {"width": 32}),
+        "jp2": (image_bytes("JPEG2000", 64, 48), "image/jp2", "thumbnail", {"size": 16}),
+        "band": ((tmp_path / "B04.jp2").read_bytes(), "image/jp2", "to_cog", {"target_srs": "EPSG:3857"}),
+        "heic bomb": (heic_header_bytes(20_000, 20_000), "image/heic", "thumbnail", {}),
+        "jp2 bomb": (jp2_header_bytes(50_000, 50_000), "image/jp2", "thumbnail", {}),
+        "band bomb": (jp2_header_bytes(50_000, 50_000), "image/jp2", "to_cog", {}),
+    }
+    # When each is uploaded with its content type and processed
+    tasks = {
+        create(local_stack, upload(local_stack, data, content_type), function_type, args)["task_id"]: name
+        for name, (data, content_type, function_type, args) in cases.items()
+    }
+    finished = {tasks[task_id]: task for task_id, task in wait_all(local_stack, list(tasks)).items()}
+
+    # Then the photos are done upright in the expected format, the band is a web-mercator COG
+    results = {name: requests.get(finished[name]["result_url"], timeout=30).content for name in ("heic", "jp2", "band")}
+    assert all(finished[name]["status"] == "done" for name in results), finished
+    with Image.open(io.BytesIO(results["heic"])) as heic:
+        assert (heic.format, heic.size) == ("JPEG", (32, 24))
+    with Image.open(io.BytesIO(results["jp2"])) as jp2:
+        assert (jp2.format, jp2.size) == ("PNG", (16, 12))
+    with open_raster_bytes(results["band"]) as band:
+        assert (band.crs, band.dtypes) == (CRS.from_epsg(3857), ("uint16",))
+    # And the bombs failed as too large, without being decoded
+    for name in ("heic bomb", "jp2 bomb", "band bomb"):
+        assert finished[name]["status"] == "failed"
+        assert finished[name]["error"]["code"] == "image_too_large", finished[name]["error"]

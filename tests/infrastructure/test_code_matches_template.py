@@ -111,7 +111,9 @@ def test_template_parameter_defaults_are_valid_settings(template: Template) -> N
     assert len(values) == len(WIRED_TO) - 2  # all but the table and queue
     # Then Settings accepts them (types and bounds) and reads the formats as a set
     settings = Settings.model_validate(values)
-    assert settings.allowed_input_formats == frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"})
+    assert settings.allowed_input_formats == frozenset(
+        {"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF", "HEIF", "JPEG2000"}
+    )
     assert settings.max_receive_count == 3
     # And the upload rules a default deployment gets are the code's defaults, as one JSON line
     assert settings.ingest_rules == DEFAULT_INGEST_RULES

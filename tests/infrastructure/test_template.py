@@ -566,7 +566,7 @@ def test_limit_parameters_and_their_defaults(template: Template) -> None:
         "RasterMemoryMiB": 512,
     }
     assert {name: _default(template, name) for name in defaults} == defaults
-    assert template["Parameters"]["AllowedInputFormats"]["Default"] == "JPEG,PNG,WEBP,GIF,TIFF,BMP,AVIF"
+    assert template["Parameters"]["AllowedInputFormats"]["Default"] == "JPEG,PNG,WEBP,GIF,TIFF,BMP,AVIF,HEIF,JPEG2000"
 
 
 def test_the_sweeper_may_scan_the_index_of_unfinished_tasks_and_nothing_more(template: Template) -> None:

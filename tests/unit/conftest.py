@@ -6,7 +6,7 @@ import pytest
 
 from pixelmill.transforms.base import Limits
 
-ALL_PHOTO_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"})
+ALL_PHOTO_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF", "HEIF", "JPEG2000"})
 
 
 @pytest.fixture

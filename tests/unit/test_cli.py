@@ -57,6 +57,8 @@ def test_a_result_is_named_after_its_source_function_and_format() -> None:
 def test_the_upload_type_comes_from_the_file_name() -> None:
     assert guess_content_type(Path("a.JPG")) == "image/jpeg"
     assert guess_content_type(Path("scene.tif")) == "image/tiff"
+    assert guess_content_type(Path("IMG_0001.HEIC")) == "image/heic"
+    assert guess_content_type(Path("T33UUP_B04.j2k")) == "image/jp2"
     with pytest.raises(ValueError, match="--content-type"):
         guess_content_type(Path("notes.txt"))
 

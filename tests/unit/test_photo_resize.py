@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from pixelmill.errors import InvalidRequest
 from pixelmill.transforms import registry
+from pixelmill.transforms._photo import REDUCING_GAP, downscale
 from pixelmill.transforms.base import Limits
 from pixelmill.transforms.resize import Resize
 from tests.imagegen import (
@@ -16,6 +18,7 @@ from tests.imagegen import (
     decode,
     image_bytes,
     jpeg_bytes,
+    quadrants,
     rgba_png_bytes,
     sample_quadrants,
 )
@@ -173,3 +176,16 @@ def test_thumbnail_size_is_bounded() -> None:
     with pytest.raises(InvalidRequest) as caught:
         registry.parse("thumbnail", {"size": 5000})
     assert caught.value.errors[0].field == "function_args.size"
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_an_image_with_alpha_is_reduced_strip_by_strip_to_the_same_pixels(mode: str) -> None:
+    # Given a picture with a soft alpha, taller than a strip, and a size that reduces it by 3 first
+    image = Image.merge("RGBA", (*quadrants(300, 700).split(), Image.linear_gradient("L").resize((300, 700))))
+    image = image.convert(mode)
+    # When downscaled without holding a whole premultiplied copy
+    ours = downscale(image, (60, 140), Image.Resampling.LANCZOS, (0, 0, 300, 700))
+    # Then the pixels are exactly Pillow's own premultiplied resize with the same reducing gap
+    pillow = image.resize((60, 140), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    assert ours.mode == mode
+    assert ours.tobytes() == pillow.tobytes()

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     )
     max_animation_frames: int = Field(default=300, gt=0, description="Most frames of an animated source.")
     allowed_input_formats: Annotated[frozenset[str], NoDecode] = Field(
-        default=frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF"}),
+        default=frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF", "HEIF", "JPEG2000"}),
         description="Pillow format names a source may have (comma-separated in the environment).",
     )
     max_raster_pixels: int = Field(

@@ -8,7 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 UploadContentType = Literal[
-    "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/bmp", "image/avif"
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/tiff",
+    "image/bmp",
+    "image/avif",
+    "image/heic",
+    "image/heif",
+    "image/jp2",
 ]
 
 

@@ -4,8 +4,8 @@
 
 1. recognise the source by its first bytes and open it with that one GDAL
    driver, from a directory that holds nothing else: only drivers that cannot
-   refer to other files are accepted (GeoTIFF and COG, PNG, JPEG; never VRT
-   and the like, which can point at any path on the host);
+   refer to other files are accepted (GeoTIFF and COG, JPEG 2000, PNG, JPEG;
+   never VRT and the like, which can point at any path on the host);
 2. refuse, before reading pixels, a raster over ``max_raster_pixels`` or one
    stored in blocks larger than the working memory;
 3. ``render`` it: functions read, warp and write window by window, so that
@@ -49,8 +49,14 @@ MIB = 1024 * 1024
 # None of them reads another file: the source sits alone in its directory, GDAL
 # looks for no side-car files (.aux.xml, .ovr, .msk; GDAL_DISABLE_READDIR_ON_OPEN)
 # and PAM is off, so nothing beside the upload is ever read.
-ACCEPTED_DRIVERS = {"TIFF": "GTiff", "PNG": "PNG", "JPEG": "JPEG"}
-ACCEPTED_DESCRIPTION = "GeoTIFF (COG included), PNG or JPEG"
+ACCEPTED_DRIVERS = {"TIFF": "GTiff", "PNG": "PNG", "JPEG": "JPEG", "JPEG2000": "JP2OpenJPEG"}
+ACCEPTED_DESCRIPTION = "GeoTIFF (COG included), JPEG 2000, PNG or JPEG"
+# Open options of a driver. JPEG 2000 (Sentinel-2 bands): georeferencing from the file's own
+# GeoJP2 and GMLJP2 boxes only (no PAM or world-file side-car is looked for), and never the
+# remote GML a GMLJP2 v2 box may link to.
+OPEN_OPTIONS: dict[str, dict[str, str]] = {
+    "JP2OpenJPEG": {"GEOREF_SOURCES": "GEOJP2,GMLJP2", "OPEN_REMOTE_GML": "NO"},
+}
 
 TILE = 512
 """Block size of the GeoTIFFs we write; windows are whole rows of these tiles."""
@@ -222,7 +228,7 @@ def open_raster(path: Path, limits: Limits) -> DatasetReader:
         what = "the file is not a raster" if fmt is None else f"{fmt} files are not accepted as rasters"
         raise UnsupportedImage(f"{what}; raster functions take {ACCEPTED_DESCRIPTION}")
     try:
-        dataset: DatasetReader = rasterio.open(path, driver=driver)
+        dataset: DatasetReader = rasterio.open(path, driver=driver, **OPEN_OPTIONS.get(driver, {}))
     except RasterioIOError:  # GDAL's text names the worker's file: say it in our words
         raise UnsupportedImage(
             f"the {fmt} file could not be opened as a raster: it is damaged or not a {fmt} file GDAL reads"

@@ -9,7 +9,7 @@ from PIL import Image
 from pydantic import ConfigDict, Field, model_validator
 
 from pixelmill.transforms import registry
-from pixelmill.transforms._photo import Box, PhotoFunction, Size, scale_box
+from pixelmill.transforms._photo import Box, PhotoFunction, Size, downscale, scale_box
 
 Fit = Literal["inside", "contain", "outside", "cover", "fill"]
 ResampleName = Literal["lanczos", "bicubic", "bilinear", "nearest"]
@@ -112,4 +112,4 @@ class Resize(PhotoFunction):
         """Scale ``image`` as planned for its full size (the same when not reduced)."""
         target, region = self.plan(full_size)
         box = scale_box(region, full_size, image.size)
-        return image.resize(target, RESAMPLING[self.resample], box=box)
+        return downscale(image, target, RESAMPLING[self.resample], box)

@@ -8,7 +8,7 @@ from PIL import Image
 from pydantic import ConfigDict, Field
 
 from pixelmill.transforms import registry
-from pixelmill.transforms._photo import PhotoFunction, Size, scale_box
+from pixelmill.transforms._photo import PhotoFunction, Size, downscale, scale_box
 
 
 @registry.register
@@ -45,4 +45,4 @@ class Thumbnail(PhotoFunction):
         if target == image.size:
             return image
         box = scale_box((0, 0, full_size[0], full_size[1]), full_size, image.size)
-        return image.resize(target, Image.Resampling.LANCZOS, box=box)
+        return downscale(image, target, Image.Resampling.LANCZOS, box)
