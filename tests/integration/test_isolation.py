@@ -20,18 +20,8 @@ from tests.integration.conftest import Stack
 
 
 def _create(stack: Stack, function_type: str, args: dict[str, Any]) -> str:
-    image_id = stack.upload(jpeg_bytes(64, 48))
-    response = stack.api.post(
-        "/api/tasks/", json_body={"image_id": image_id, "function_type": function_type, "function_args": args}
-    )
-    assert response.status == 200, response.body
-    task_id: str = response.json()["task_id"]
+    task_id: str = stack.create_task(stack.upload(jpeg_bytes(64, 48)), function_type, args)["task_id"]
     return task_id
-
-
-def _task(stack: Stack, task_id: str) -> dict[str, Any]:
-    task: dict[str, Any] = stack.api.get(f"/api/tasks/{task_id}/").json()
-    return task
 
 
 def _patch_run(monkeypatch: pytest.MonkeyPatch, function_type: str, run: Any) -> None:
@@ -64,16 +54,16 @@ def test_a_child_out_of_memory_or_crashing_fails_only_its_own_task(
 
     # Then each failed for good with its reason, and the plain task of the same batch is done
     assert (outcome.received, outcome.succeeded) == (3, 3)
-    assert _task(stack, bomb)["error"]["code"] == "out_of_memory"
-    assert "256 MiB" in _task(stack, bomb)["error"]["message"]
-    assert _task(stack, crash)["error"]["code"] == "crashed"
-    assert "SIGSEGV" in _task(stack, crash)["error"]["message"]
-    assert _task(stack, plain)["status"] == "done"
+    assert stack.task(bomb)["error"]["code"] == "out_of_memory"
+    assert "256 MiB" in stack.task(bomb)["error"]["message"]
+    assert stack.task(crash)["error"]["code"] == "crashed"
+    assert "SIGSEGV" in stack.task(crash)["error"]["message"]
+    assert stack.task(plain)["status"] == "done"
 
     # And the warm worker carries on with the next batch
     again = _create(stack, "thumbnail", {"size": 8})
     assert stack.process_batch().succeeded == 1
-    assert _task(stack, again)["status"] == "done"
+    assert stack.task(again)["status"] == "done"
 
 
 def test_a_child_past_its_time_is_killed_and_the_task_fails_timeout(
@@ -87,7 +77,7 @@ def test_a_child_past_its_time_is_killed_and_the_task_fails_timeout(
 
     # When processed, Then it fails "timeout" (the child is killed, not waited for)
     stack.process_batch()
-    task = _task(stack, stuck)
+    task = stack.task(stuck)
     assert task["error"]["code"] == "timeout"
     assert task["duration"] < 30
 
@@ -99,7 +89,7 @@ def test_cancelling_a_task_stops_its_work(stack: Stack, monkeypatch: pytest.Monk
 
     def cancel_once_processing() -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _task(stack, task_id).get("status") != "processing":
+        while time.monotonic() < deadline and stack.task(task_id).get("status") != "processing":
             time.sleep(0.05)
         assert stack.api.delete(f"/api/tasks/{task_id}/").status == 204
 

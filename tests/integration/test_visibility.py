@@ -19,12 +19,7 @@ from tests.integration.conftest import Stack
 
 
 def _create(stack: Stack) -> str:
-    image_id = stack.upload(jpeg_bytes(64, 48))
-    response = stack.api.post(
-        "/api/tasks/", json_body={"image_id": image_id, "function_type": "resize", "function_args": {"width": 8}}
-    )
-    assert response.status == 200, response.body
-    task_id: str = response.json()["task_id"]
+    task_id: str = stack.create_task(stack.upload(jpeg_bytes(64, 48)), "resize", {"width": 8})["task_id"]
     return task_id
 
 
@@ -70,7 +65,7 @@ def test_messages_the_worker_cannot_reach_before_its_deadline_are_released_at_on
     assert (outcome.received, outcome.failed) == (2, 2)
     assert _receivable(stack) == 2
     for task_id in task_ids:
-        assert stack.api.get(f"/api/tasks/{task_id}/").json()["status"] == "queued"
+        assert stack.task(task_id)["status"] == "queued"
     time.sleep(1.5)
     assert stack.process_batch().succeeded == 2
 
@@ -100,5 +95,5 @@ def test_the_sweeper_fails_tasks_whose_messages_expired_unreceived(stack: Stack)
     assert expired.status is TaskStatus.FAILED
     assert expired.error is not None
     assert expired.error.code == "message_expired"
-    assert stack.api.get(f"/api/tasks/{fresh}/").json()["status"] == "queued"
+    assert stack.task(fresh)["status"] == "queued"
     stack.process_batch()
