@@ -59,6 +59,7 @@ lock: install  ## re-resolve requirements/*.txt from requirements/*.in, then `ma
 	cd requirements && ../$(BIN)/uv pip compile runtime.in --universal --python-version 3.11 --no-header -o runtime.txt
 	cd requirements && ../$(BIN)/uv pip compile dev.in --universal --python-version 3.11 --no-header -o dev.txt
 	cd requirements && ../$(BIN)/uv pip compile sam.in --python-version 3.11 --no-header -o sam.txt
+	cd requirements && ../$(BIN)/uv pip compile checkov.in --python-version 3.11 --no-header -o checkov.txt
 
 clean:  ## remove the virtualenvs and build output
 	rm -rf $(VENV) .build .aws-sam

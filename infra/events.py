@@ -42,6 +42,7 @@ def api_gateway_event(
     stage: str = "v1",
     source_ip: str = "127.0.0.1",
     context_path: str | None = None,
+    domain_name: str | None = None,
     identity: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) proxy event for one request, as API Gateway sends it to Lambda.
@@ -50,8 +51,9 @@ def api_gateway_event(
     ``isBase64Encoded`` set, as API Gateway does for binary media types.
     ``requestContext.path`` is the path the client called: ``/<stage><path>``
     on the execute-api host (the default), the bare path where no stage shows
-    in the URL (a custom domain, or the local gateway). ``identity`` overrides
-    fields of ``requestContext.identity``: the caller IAM authorization found
+    in the URL (a custom domain, or the local gateway). ``requestContext.domainName`` is
+    the API's domain (``domain_name``), whatever Host header the client sent. ``identity``
+    overrides fields of ``requestContext.identity``: the caller IAM authorization found
     (``user``, ``caller``, ``userArn``, ``accessKey``, ``accountId``).
     """
     event = copy.deepcopy(load_event("api-create-task.json"))
@@ -86,6 +88,7 @@ def api_gateway_event(
         httpMethod=method.upper(),
         path=context_path if context_path is not None else f"/{stage}{path}",
         stage=stage,
+        **({"domainName": domain_name} if domain_name else {}),
         requestId=str(uuid.uuid4()),
         requestTimeEpoch=int(now * 1000),
         requestTime=time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

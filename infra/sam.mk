@@ -3,8 +3,10 @@
 # aws-sam-cli pins its own boto3, click and pydantic, so it lives in its own virtualenv.
 SAM_VENV := .build/sam-venv
 SAM := $(SAM_VENV)/bin/sam
+# checkov pins its own boto3 (older than the runtime's): it has a virtualenv and a lock of its own too.
+CHECKOV_VENV := .build/checkov-venv
 
-.PHONY: sam-install build validate deploy infra-tests
+.PHONY: sam-install checkov-install build validate deploy infra-tests
 
 $(SAM_VENV)/.installed: requirements/sam.txt $(VENV)/.installed
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -12,6 +14,13 @@ $(SAM_VENV)/.installed: requirements/sam.txt $(VENV)/.installed
 	touch $@
 
 sam-install: $(SAM_VENV)/.installed  ## create .build/sam-venv with the locked aws-sam-cli
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt $(VENV)/.installed
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements/checkov.txt
+	touch $@
+
+checkov-install: $(CHECKOV_VENV)/.installed  ## create .build/checkov-venv with the locked checkov
 
 build: $(SAM_VENV)/.installed  ## sam build: functions and layers into .aws-sam/build (no Docker, no local 3.13)
 	$(SAM) build
@@ -23,7 +32,7 @@ validate: install $(SAM_VENV)/.installed  ## cfn-lint and sam validate --lint on
 deploy: build  ## sam deploy --guided to your AWS account (needs credentials)
 	$(SAM) deploy --guided
 
-infra-tests: install $(SAM_VENV)/.installed  ## the template: content, handlers and settings, lint, a real sam build
+infra-tests: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed  ## the template: content, handlers and settings, lint, checkov, a real sam build
 	$(BIN)/pytest tests/infrastructure
 
 # --- sam local (needs Docker) against the local stack: run `make dev` in another terminal ---

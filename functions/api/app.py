@@ -5,6 +5,8 @@ ApiFunction: API Gateway REST proxy events → powertools routes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from functools import cache
 from http import HTTPStatus
@@ -31,21 +33,41 @@ from pixelmill.settings import get_settings
 from pixelmill.swagger import swagger_html
 from pixelmill.transforms import FunctionInfo, registry
 
+# No body of ours nests deeper than a few levels (a MultiPolygon to clip by is the deepest, at 7);
+# deeper ones are refused before anything walks them.
+MAX_JSON_DEPTH = 32
+JSON_MEDIA_TYPE = "application/json"
+
 
 def _parse_json(text: str) -> Any:
-    """json.loads whose every failure is a JSONDecodeError (a 400), even Python's
-    ValueError for an integer of more than 4300 digits."""
+    """json.loads whose every failure is a JSONDecodeError (a 400): Python's ValueError for an
+    integer of more than 4300 digits, its RecursionError for deep nesting, and nesting deeper
+    than MAX_JSON_DEPTH."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", text, 0) from None
     except ValueError as error:
         raise json.JSONDecodeError(str(error), text, 0) from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", text, 0)
+    return data
 
 
-app = APIGatewayRestResolver(
-    enable_validation=True,
-    cors=CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600),
-    json_body_deserializer=_parse_json,
-)
+def _depth(data: Any) -> int:
+    """How deeply ``data`` nests arrays and objects (iteratively: it may be deeper than the stack)."""
+    deepest, pending = 0, [(data, 1)]
+    while pending:
+        value, level = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                pending.extend((item, level + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+CORS = CORSConfig(allow_origin=get_settings().allowed_origin, max_age=600)
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=_parse_json)
 
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
 ImageIdPath = Annotated[str, Path(pattern=IMAGE_ID_PATTERN)]
@@ -142,12 +164,17 @@ def openapi_json() -> str:
 
 
 def _request_url() -> str:
-    """The absolute URL of this request without its query (stage prefix included)."""
+    """The absolute URL of this request without its query: under the configured ``public_api_url``,
+    else on the domain and path API Gateway reports (stage prefix included). Never from the
+    client's Host header, which a client may set to anything."""
     event = app.current_event
-    headers = {key.lower(): value for key, value in (event.headers or {}).items()}
+    base = get_settings().public_api_url
+    if base:
+        return base.rstrip("/") + event.path
     path = event.request_context.path or event.path
-    host = headers.get("host")
-    return f"{headers.get('x-forwarded-proto', 'https')}://{host}{path}" if host else path
+    domain = event.request_context.domain_name
+    scheme = (event.headers or {}).get("X-Forwarded-Proto") or "https"  # set by API Gateway, not the client
+    return f"{'http' if scheme == 'http' else 'https'}://{domain}{path}" if domain else path
 
 
 def _problem_response(
@@ -199,8 +226,9 @@ def _field_error(item: dict[str, Any]) -> FieldError:
     """A powertools/pydantic error as a field path: body fields bare, query and path by name."""
     location = [str(part) for part in item.get("loc", ())]
     if item.get("type") == "json_invalid":  # its location is a character offset, not a field
-        location = ["body"]
-    elif location and location[0] in {"body", "query", "path", "header"}:
+        error = item.get("ctx", {}).get("error")
+        return FieldError("body", f"not JSON: {error}" if error else "not JSON")
+    if location and location[0] in {"body", "query", "path", "header"}:
         location = location[1:]
     return FieldError(".".join(location) or "body", str(item.get("msg", "invalid")))
 
@@ -210,4 +238,40 @@ def _field_error(item: dict[str, Any]) -> FieldError:
 @publish_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     unbind_task()  # a request about a task binds it (logic/tasks.py); the next one starts clean
-    return app.resolve(event, context)
+    return _refuse_unreadable_body(event) or app.resolve(event, context)
+
+
+def _refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to a request whose body is not UTF-8 JSON: 415 for another Content-Type,
+    400 for bytes that are not UTF-8; None for every other request.
+
+    Checked before the resolver, whose request validation runs ahead of any middleware and
+    would otherwise parse forms and multipart bodies, or fail on non-UTF-8 bytes."""
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type") or JSON_MEDIA_TYPE).split(";", 1)[0].strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        status, code = HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"
+        error = FieldError("Content-Type", f"{media_type} is not accepted: send {JSON_MEDIA_TYPE}")
+    elif event.get("isBase64Encoded") and not _is_utf8(body):
+        status, code, error = HTTPStatus.BAD_REQUEST, "invalid_request", FieldError("body", "not UTF-8 text")
+    else:
+        return None
+    origin = headers.get("origin")
+    allowed = CORS.allowed_origin(origin) if origin else None
+    return {
+        "statusCode": status.value,
+        "headers": {"Content-Type": PROBLEM_CONTENT_TYPE, **(CORS.to_dict(allowed) if allowed else {})},
+        "body": problem(status, f"{error.field}: {error.message}", code, [error]).model_dump_json(exclude_none=True),
+        "isBase64Encoded": False,
+    }
+
+
+def _is_utf8(encoded: str) -> bool:
+    try:
+        base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return True

@@ -19,6 +19,6 @@ from pixelmill.settings import get_settings
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     unbind_task()
     failed = fail_dead_lettered_tasks(get_stores(), get_settings())
-    expired = fail_expired_tasks(get_stores(), get_settings())
+    expired = fail_expired_tasks(get_stores())
     logger.info("sweep done", extra={"failed": failed, "expired": expired})
     return {"failed": failed, "expired": expired}

@@ -216,6 +216,7 @@ class ApiGateway:
             stage=self.api.stage,
             source_ip=client,
             context_path=path,  # no stage in the local URL, as with `sam local start-api`
+            domain_name=self.url.split("://", 1)[1],
             identity=identity,
         )
         try:
@@ -275,6 +276,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, …) is routed too, and answered as API Gateway does when
+        # no route declares it (http.server would answer 501 by itself).
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # the access log replaces http.server's
         pass

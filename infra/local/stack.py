@@ -313,6 +313,18 @@ class LocalStack:
                     found.append((function, name, event.get("Properties", {})))
         return found
 
+    def _sqs_triggers(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, name, properties) of every SQS trigger: SAM ``Type: SQS`` events and
+        ``AWS::Lambda::EventSourceMapping`` resources (their ``EventSourceArn`` as ``Queue``)."""
+        found = self._events("SQS")
+        for name, mapping in self.template.resources_of_type("AWS::Lambda::EventSourceMapping").items():
+            properties = mapping.get("Properties", {})
+            function = properties.get("FunctionName", {})
+            if not (isinstance(function, dict) and function.get("Ref") in self.functions):
+                raise ValueError(f"{name}: FunctionName must be a Ref to a function of the template")
+            found.append((function["Ref"], name, {**properties, "Queue": properties.get("EventSourceArn")}))
+        return found
+
     def _s3_subscriptions(self) -> list[S3Subscription]:
         subscriptions = []
         for function, name, properties in self._events("S3"):
@@ -364,10 +376,10 @@ class LocalStack:
                         type=event.get("Type"),
                         level="WARNING",
                     )
-        for function, _name, properties in self._events("SQS"):
+        for function, _name, properties in self._sqs_triggers():
             queue = properties["Queue"]
             if not (isinstance(queue, dict) and "Fn::GetAtt" in queue):
-                raise ValueError(f"{function}: an SQS event's Queue must be !GetAtt <queue>.Arn of the template")
+                raise ValueError(f"{function}: an SQS trigger's queue must be !GetAtt <queue>.Arn of the template")
             queue_url = self.template.physical_ids[queue["Fn::GetAtt"][0]]
             batch_size = int(self.template.resolve(properties.get("BatchSize", 10)))
             sources.append(
@@ -483,14 +495,15 @@ class LocalStack:
                 props = event.get("Properties", {})
                 if event["Type"] == "Api":
                     triggers.append(f"{props['Method'].upper()} {props['Path']}")
-                elif event["Type"] == "SQS":
-                    triggers.append(f"SQS {props['Queue']['Fn::GetAtt'][0]} (batch {props.get('BatchSize', 10)})")
                 elif event["Type"] == "S3":
                     rules = props.get("Filter", {}).get("S3Key", {}).get("Rules", [])
                     where = " ".join(f"{rule['Name']} {rule['Value']}" for rule in rules)
                     triggers.append(f"S3 {props['Events']} {where}".rstrip())
                 elif event["Type"] == "Schedule":
                     triggers.append(str(props["Schedule"]))
+            for owner, _name, props in self._sqs_triggers():
+                if owner == function:
+                    triggers.append(f"SQS {props['Queue']['Fn::GetAtt'][0]} (batch {props.get('BatchSize', 10)})")
             routes = [trigger for trigger in triggers if " /" in trigger]
             others = [trigger for trigger in triggers if " /" not in trigger]
             summary = ", ".join(([f"{len(routes)} API routes"] if routes else []) + others)

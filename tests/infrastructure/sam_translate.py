@@ -3,6 +3,11 @@
 Run with aws-sam-cli's interpreter (``.build/sam-venv/bin/python -m tests.infrastructure.sam_translate``):
 the transform (aws-sam-translator) lives there, not in the dev environment. Local
 ``CodeUri``/``ContentUri`` paths become placeholder S3 URIs, as ``sam package`` would make them.
+
+SAM keeps a function's ``Metadata`` (checkov reads its skips there) but not an API's: the
+checkov skips of each ``AWS::Serverless::*`` resource are carried to the resources SAM
+generates for it (``Api`` → ``Apiv1Stage``, ``ApiDeployment…``), so they are declared once,
+in template.yaml, next to the resource they are about.
 """
 
 from __future__ import annotations
@@ -33,7 +38,19 @@ def translate(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
             if isinstance(properties.get(name), str):
                 properties[name] = f"s3://placeholder-bucket/{resource['Type'].rsplit('::', 1)[-1]}.zip"
     result: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
+    _carry_checkov_skips(template["Resources"], result["Resources"])
     return result
+
+
+def _carry_checkov_skips(source: dict[str, Any], translated: dict[str, Any]) -> None:
+    """Each generated resource gets the checkov skips of the SAM resource whose id prefixes its own."""
+    owners = sorted((n for n, r in source.items() if r["Type"].startswith("AWS::Serverless::")), key=len, reverse=True)
+    for name, resource in translated.items():
+        owner = next((o for o in owners if name.startswith(o)), None) if name not in source else None
+        skips = source[owner].get("Metadata", {}).get("checkov", {}).get("skip", []) if owner else []
+        if skips:
+            known = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault("skip", [])
+            known.extend(skip for skip in skips if skip not in known)
 
 
 if __name__ == "__main__":

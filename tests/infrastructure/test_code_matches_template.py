@@ -30,7 +30,7 @@ PREFIX = str(Settings.model_config.get("env_prefix", ""))
 DEFAULTS_ARE_FINE = {"upload_url_expires_seconds", "download_url_expires_seconds"}
 
 # Settings only some functions read, set for exactly those (a bad value then stops only them).
-ONLY_FOR = {"ingest_rules": {"IngestFunction"}}
+ONLY_FOR = {"ingest_rules": {"IngestFunction"}, "public_api_url": {"ApiFunction"}}
 
 # The template's resources and parameters behind each setting (the bucket goes by its name:
 # test_template checks that name).
@@ -48,6 +48,8 @@ WIRED_TO = {
     "PIXELMILL_MAX_RECEIVE_COUNT": "MaxReceiveCount",
     "PIXELMILL_TASK_TTL_DAYS": "TaskTtlDays",
     "PIXELMILL_INGEST_RULES": "IngestRules",
+    "PIXELMILL_PUBLIC_API_URL": "PublicApiUrl",
+    "PIXELMILL_UPLOAD_RETENTION_DAYS": "UploadRetentionDays",
 }
 
 

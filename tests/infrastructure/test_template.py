@@ -8,11 +8,14 @@ code reads, tasks per batch vs the Lambda timeout, the table's indexes, least pr
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pixelmill.logic.tasks import TASK_LIFETIME, UPLOAD_MARGIN
+from pixelmill.settings import Settings
 from tests.infrastructure.sam_template import (
     FUNCTION,
     LAYER,
@@ -43,8 +46,14 @@ def _properties(template: Template, logical_id: str) -> dict[str, Any]:
     return properties
 
 
-def _sqs_events(properties: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e["Properties"] for e in properties.get("Events", {}).values() if e.get("Type") == "SQS"]
+def _sqs_events(template: Template, logical_id: str) -> list[dict[str, Any]]:
+    """The function's SQS triggers: SAM ``Type: SQS`` events and explicit event-source mappings
+    (their ``EventSourceArn`` as ``Queue``)."""
+    events = [e["Properties"] for e in functions(template)[logical_id].get("Events", {}).values() if e["Type"] == "SQS"]
+    for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
+        if ref_target(mapping["Properties"]["FunctionName"]) == logical_id:
+            events.append({**mapping["Properties"], "Queue": mapping["Properties"]["EventSourceArn"]})
+    return events
 
 
 def _default(template: Template, parameter: str) -> int:
@@ -146,7 +155,7 @@ def test_queue_visibility_timeout_is_the_consumer_timeout_and_the_heartbeat_shor
     # Given each function fed by an SQS queue
     consumers = 0
     for logical_id, properties in functions(template).items():
-        for event in _sqs_events(properties):
+        for event in _sqs_events(template, logical_id):
             consumers += 1
             queue_id, _ = getatt_target(event["Queue"]) or ("?", "")
             # Then the queue hides a message for at least the function's timeout (AWS refuses the event
@@ -197,7 +206,7 @@ def test_ingest_rules_parameter_is_one_json_array(template: Template) -> None:
 
 
 def test_processor_reads_task_queue_in_batches_with_partial_failures(template: Template) -> None:
-    [event] = _sqs_events(functions(template)["ProcessorFunction"])
+    [event] = _sqs_events(template, "ProcessorFunction")
     assert getatt_target(event["Queue"]) == ("TaskQueue", "Arn")
     assert event["BatchSize"] == 5
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -207,7 +216,7 @@ def test_processor_reads_task_queue_in_batches_with_partial_failures(template: T
 def test_a_full_batch_of_tasks_fits_in_the_processor_timeout(template: Template) -> None:
     # Given the processor's batch size, its timeout and the per-task timeout it is given
     processor = functions(template)["ProcessorFunction"]
-    [event] = _sqs_events(processor)
+    [event] = _sqs_events(template, "ProcessorFunction")
     assert ref_target(environment(processor)["PIXELMILL_TASK_TIMEOUT_SECONDS"]) == "TaskTimeoutSeconds"
     task_timeout = template["Parameters"]["TaskTimeoutSeconds"]
     # Then batch size x task timeout stays below the Lambda timeout, for the default and the largest allowed value
@@ -235,13 +244,7 @@ def test_queues_are_encrypted_and_dead_letters_kept_14_days(template: Template) 
         assert _properties(template, queue_id)["MessageRetentionPeriod"] == 14 * 24 * 3600, queue_id
     dead_letters = _properties(template, "TaskDeadLetterQueue")
     # A message's age counts from its first enqueue: the DLQ must keep it longer than the queue did
-    retention = _properties(template, "TaskQueue")["MessageRetentionPeriod"]
-    assert ref_target(retention) == "TaskMessageRetentionSeconds"
-    assert _default(template, "TaskMessageRetentionSeconds") < dead_letters["MessageRetentionPeriod"]
-    # And the sweeper knows it (to fail tasks whose messages expired)
-    for logical_id, properties in functions(template).items():
-        variable = environment(properties)["PIXELMILL_TASK_MESSAGE_RETENTION_SECONDS"]
-        assert ref_target(variable) == "TaskMessageRetentionSeconds", logical_id
+    assert _properties(template, "TaskQueue")["MessageRetentionPeriod"] < dead_letters["MessageRetentionPeriod"]
 
 
 # --- storage ---------------------------------------------------------------------------
@@ -303,10 +306,24 @@ def test_bucket_expires_results_and_aborted_uploads(template: Template) -> None:
     assert expire["Prefix"] == "results/"
     assert ref_target(expire["ExpirationInDays"]) == "ResultRetentionDays"
     assert _default(template, "ResultRetentionDays") == 7
+    for rule_id, prefix in (("ExpireUploads", "uploads/"), ("ExpireIncoming", "incoming/")):
+        assert rules[rule_id]["Status"] == "Enabled"
+        assert rules[rule_id]["Prefix"] == prefix
+        assert ref_target(rules[rule_id]["ExpirationInDays"]) == "UploadRetentionDays"
     abort = rules["AbortIncompleteMultipartUploads"]
     assert abort["Status"] == "Enabled"
     assert "Prefix" not in abort
     assert abort["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+
+
+def test_an_upload_outlives_every_task_created_on_it(template: Template) -> None:
+    # Tasks are only created on uploads S3 keeps longer than a task stays unfinished: as long as
+    # the queue keeps its message, plus a margin; and every allowed retention leaves a day for that.
+    retention = int(_properties(template, "TaskQueue")["MessageRetentionPeriod"])
+    assert retention == TASK_LIFETIME.total_seconds()
+    minimum = template["Parameters"]["UploadRetentionDays"]["MinValue"]
+    assert minimum == Settings.model_fields["upload_retention_days"].metadata[0].ge
+    assert timedelta(days=minimum) >= TASK_LIFETIME + UPLOAD_MARGIN + timedelta(days=1)
 
 
 def test_tasks_table_keys_indexes_ttl_and_recovery(template: Template) -> None:
@@ -370,18 +387,27 @@ def test_no_inline_statement_grants_everything(template: Template) -> None:
             assert all(not a.endswith(":*") for a in as_list(statement["Action"])), logical_id
 
 
-def test_api_may_presign_uploads_and_results_and_delete_results(template: Template) -> None:
+def _list_prefixes(template: Template, logical_id: str) -> set[str]:
+    """The ``s3:prefix`` values the function's ListBucket is limited to (every grant must be)."""
+    prefixes: set[str] = set()
+    for statement in inline_statements(functions(template)[logical_id]):
+        if "s3:ListBucket" in as_list(statement["Action"]):
+            assert as_list(statement["Action"]) == ["s3:ListBucket"], logical_id
+            prefixes |= set(as_list(statement["Condition"]["StringLike"]["s3:prefix"]))
+    return prefixes
+
+
+def test_api_may_presign_uploads_and_read_and_delete_results_but_not_write_them(template: Template) -> None:
     assert _s3_grants(template, "ApiFunction") == {
         ("s3:GetObject", "uploads/*"),
         ("s3:GetObject", "incoming/*"),
         ("s3:GetObject", "results/*"),
-        ("s3:PutObject", "uploads/*"),
-        ("s3:PutObject", "incoming/*"),  # an upload that starts its task on arrival
-        ("s3:PutObject", "results/*"),
+        ("s3:PutObject", "uploads/*"),  # presigned POSTs, to uploads/ only
         ("s3:DeleteObject", "results/*"),
-        ("s3:ListBucket", ""),  # HEAD of a missing key: 404, not 403
+        ("s3:ListBucket", ""),
         ("s3:GetObjectTagging", "incoming/*"),  # who owns a file dropped into incoming/
     }
+    assert _list_prefixes(template, "ApiFunction") == {"uploads/*", "incoming/*", "results/*"}
 
 
 def test_processor_reads_images_and_writes_only_results(template: Template) -> None:
@@ -393,6 +419,7 @@ def test_processor_reads_images_and_writes_only_results(template: Template) -> N
         ("s3:DeleteObject", "results/*"),
         ("s3:ListBucket", ""),
     }
+    assert _list_prefixes(template, "ProcessorFunction") == {"uploads/*", "incoming/*", "results/*"}
 
 
 def test_ingest_reads_uploads_and_only_tags_incoming(template: Template) -> None:
@@ -405,6 +432,7 @@ def test_ingest_reads_uploads_and_only_tags_incoming(template: Template) -> None
         ("s3:PutObjectTagging", "incoming/*"),
         ("s3:ListBucket", ""),
     }
+    assert _list_prefixes(template, "IngestFunction") == {"incoming/*", "uploads/*"}
 
 
 def test_ingest_creates_tasks_and_queues_them(template: Template) -> None:
@@ -418,9 +446,7 @@ def test_ingest_creates_tasks_and_queues_them(template: Template) -> None:
     ]
     assert [getatt_target(r) for r in as_list(dynamodb[0]["Resource"])] == [("TasksTable", "Arn")]
     assert [resource_text(r) for r in as_list(dynamodb[1]["Resource"])] == ["${TasksTable.Arn}/index/ByOwnerUnfinished"]
-    policies = _policy_templates(template, "IngestFunction")
-    assert set(policies) - {"Version", "Statement"} == {"SQSSendMessagePolicy"}  # no other SAM policy template
-    assert getatt_target(policies["SQSSendMessagePolicy"]["QueueName"]) == ("TaskQueue", "QueueName")
+    assert _sqs_grants(template, "IngestFunction") == {("sqs:SendMessage", "TaskQueue")}
 
 
 def _policy_templates(template: Template, logical_id: str) -> dict[str, Any]:
@@ -428,20 +454,89 @@ def _policy_templates(template: Template, logical_id: str) -> dict[str, Any]:
     return {name: value for policy in policies if isinstance(policy, dict) for name, value in policy.items()}
 
 
-def test_api_reaches_the_table_and_sends_to_the_queue(template: Template) -> None:
-    policies = _policy_templates(template, "ApiFunction")
-    assert ref_target(policies["DynamoDBCrudPolicy"]["TableName"]) == "TasksTable"  # table and its indexes
-    assert getatt_target(policies["SQSSendMessagePolicy"]["QueueName"]) == ("TaskQueue", "QueueName")
+def _grants(template: Template, logical_id: str, service: str) -> set[tuple[str, str]]:
+    """(action, resource) of the function's inline statements for one service; a resource as its
+    logical id, with a ``/index/*`` suffix where it is a table's indexes."""
+    grants: set[tuple[str, str]] = set()
+    for statement in inline_statements(functions(template)[logical_id]):
+        for action in as_list(statement["Action"]):
+            if action.startswith(f"{service}:"):
+                for resource in as_list(statement["Resource"]):
+                    target = getatt_target(resource)
+                    text = (
+                        f"{target[0]}" if target else resource_text(resource).replace("${TasksTable.Arn}", "TasksTable")
+                    )
+                    grants.add((action, text))
+    return grants
 
 
-def test_processor_gets_and_updates_tasks_and_polls_the_queue(template: Template) -> None:
-    statements = list(inline_statements(functions(template)["ProcessorFunction"]))
-    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
-    assert [sorted(as_list(s["Action"])) for s in dynamodb] == [["dynamodb:GetItem", "dynamodb:UpdateItem"]]
-    assert [getatt_target(r) for r in as_list(dynamodb[0]["Resource"])] == [("TasksTable", "Arn")]
-    policies = _policy_templates(template, "ProcessorFunction")
-    assert getatt_target(policies["SQSPollerPolicy"]["QueueName"]) == ("TaskQueue", "QueueName")
-    assert "DynamoDBCrudPolicy" not in policies
+def _sqs_grants(template: Template, logical_id: str) -> set[tuple[str, str]]:
+    return _grants(template, logical_id, "sqs")
+
+
+def test_every_function_is_granted_named_actions_only_no_sam_policy_templates(template: Template) -> None:
+    # Policy templates (DynamoDBCrudPolicy, SQSPollerPolicy, …) grant more than a function calls
+    for logical_id in functions(template):
+        policies = _policy_templates(template, logical_id)
+        assert set(policies) <= {"Version", "Statement"}, (logical_id, sorted(policies))
+
+
+def test_api_reaches_the_table_and_its_indexes_with_named_actions_and_sends_to_the_queue(template: Template) -> None:
+    assert _grants(template, "ApiFunction", "dynamodb") == {
+        ("dynamodb:GetItem", "TasksTable"),
+        ("dynamodb:PutItem", "TasksTable"),
+        ("dynamodb:UpdateItem", "TasksTable"),
+        ("dynamodb:DeleteItem", "TasksTable"),
+        ("dynamodb:Query", "TasksTable/index/*"),  # listings query only the indexes
+    }
+    assert _sqs_grants(template, "ApiFunction") == {("sqs:SendMessage", "TaskQueue")}
+
+
+def test_processor_gets_and_updates_tasks_and_polls_only_its_queue(template: Template) -> None:
+    assert _grants(template, "ProcessorFunction", "dynamodb") == {
+        ("dynamodb:GetItem", "TasksTable"),
+        ("dynamodb:UpdateItem", "TasksTable"),
+    }
+    assert _sqs_grants(template, "ProcessorFunction") == {
+        ("sqs:ReceiveMessage", "TaskQueue"),
+        ("sqs:DeleteMessage", "TaskQueue"),
+        ("sqs:ChangeMessageVisibility", "TaskQueue"),
+        ("sqs:GetQueueAttributes", "TaskQueue"),
+    }
+
+
+def test_no_function_has_a_sam_sqs_event_which_would_grant_every_queue(template: Template) -> None:
+    # SAM's `Type: SQS` event attaches AWSLambdaSQSQueueExecutionRole (Resource "*")
+    for logical_id, properties in functions(template).items():
+        assert all(event["Type"] != "SQS" for event in properties.get("Events", {}).values()), logical_id
+    # The processor's trigger is an explicit mapping of TaskQueue, partial batch failures reported
+    [mapping] = resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert ref_target(properties["FunctionName"]) == "ProcessorFunction"
+    assert getatt_target(properties["EventSourceArn"]) == ("TaskQueue", "Arn")
+    assert properties["BatchSize"] == 5
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert ref_target(properties["ScalingConfig"]["MaximumConcurrency"]) == "ProcessorMaxConcurrency"
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "parameter"),
+    [
+        ("ApiFunction", "ApiReservedConcurrency"),
+        ("IngestFunction", "IngestReservedConcurrency"),
+        ("ProcessorFunction", "ProcessorReservedConcurrency"),
+        ("SweeperFunction", "SweeperReservedConcurrency"),
+    ],
+)
+def test_reserved_concurrency_is_a_parameter_per_function_off_by_default(
+    template: Template, logical_id: str, parameter: str
+) -> None:
+    # -1 reserves nothing: a new account (10 concurrent executions, all unreserved) can deploy
+    assert template["Parameters"][parameter]["Default"] == -1
+    condition, value, otherwise = functions(template)[logical_id]["ReservedConcurrentExecutions"]["Fn::If"]
+    assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, -1]}]}
+    assert ref_target(value) == parameter
+    assert otherwise == {"Ref": "AWS::NoValue"}
 
 
 # --- API and outputs -------------------------------------------------------------------

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 import requests
 
+from pixelmill.settings import get_settings
 from tests.imagegen import image_bytes
 from tests.integration.conftest import BOB, ApiClient, Stack
 
@@ -182,3 +184,101 @@ def test_cors_headers_let_browsers_call_the_api(stack: Stack) -> None:
 
     assert response.status == 200
     assert response.headers.get("access-control-allow-origin") == "*"
+
+
+# Bodies the API cannot read are the client's fault: a 4xx problem, never a 500.
+BODY_ROUTES = ("/api/images/", "/api/tasks/")
+
+
+def test_json_nested_100000_deep_is_a_400_on_body(stack: Stack) -> None:
+    for path in BODY_ROUTES:
+        for body in ("[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000):
+            response = stack.api.post(path, body=body, headers={"Content-Type": "application/json"})
+
+            assert response.status == 400, (path, response.body)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert [error["field"] for error in response.json()["errors"]] == ["body"]
+            assert "nested deeper than" in response.json()["detail"]
+
+
+def test_json_nested_just_past_the_limit_is_refused_and_real_bodies_are_not(stack: Stack) -> None:
+    deep = {"content_type": "image/png", "function_type": "thumbnail", "function_args": {"size": 64}}
+    nested: dict[str, object] = {}
+    inner = nested
+    for _ in range(40):
+        inner["a"] = {}
+        inner = inner["a"]  # type: ignore[assignment]
+
+    assert stack.api.post("/api/images/", json_body=deep).status == 200
+    response = stack.api.post("/api/images/", json_body={**deep, "function_args": nested})
+    assert response.status == 400
+    assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_a_body_that_is_not_json_is_a_415_naming_the_content_type(stack: Stack) -> None:
+    for content_type, body in (
+        ("text/plain", '{"content_type": "image/png"}'),
+        ("application/xml", "<image><content_type>image/png</content_type></image>"),
+        ("image/png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        ("application/x-www-form-urlencoded", "content_type=image%2Fpng"),
+        ("multipart/form-data", "--x\r\n"),
+    ):
+        for path in BODY_ROUTES:
+            response = stack.api.post(
+                path, body=body, headers={"Content-Type": content_type, "Origin": "https://app.example.test"}
+            )
+
+            assert response.status == 415, (content_type, path, response.body)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["access-control-allow-origin"] == "*"  # browsers can read it
+            problem = response.json()
+            assert problem["status"] == 415
+            assert [error["field"] for error in problem["errors"]] == ["Content-Type"]
+            assert content_type in problem["detail"]
+
+
+def test_json_with_a_charset_is_accepted(stack: Stack) -> None:
+    response = stack.api.post(
+        "/api/images/",
+        body='{"content_type": "image/png"}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+
+    assert response.status == 200
+
+
+def test_a_body_that_is_not_utf8_is_a_400_on_body(stack: Stack) -> None:
+    for path in BODY_ROUTES:
+        # Latin-1 bytes: API Gateway passes them base64-encoded
+        response = stack.api.post(
+            path,
+            body='{"content_type": "image/p\xe9ng"}'.encode("latin-1"),
+            headers={"Content-Type": "application/json"},
+        )
+
+        assert response.status == 400, (path, response.body)
+        assert response.json()["errors"] == [{"field": "body", "message": "not UTF-8 text"}]
+
+
+@pytest.mark.parametrize(
+    ("public_url", "base"),
+    [
+        ("", "https://1234567890.execute-api.us-east-1.amazonaws.com/v1"),  # the domain and stage API Gateway reports
+        ("https://images.example.com/pixelmill", "https://images.example.com/pixelmill"),  # PublicApiUrl
+    ],
+)
+def test_next_page_link_is_never_built_from_the_host_header(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, public_url: str, base: str
+) -> None:
+    monkeypatch.setenv("PIXELMILL_PUBLIC_API_URL", public_url)
+    get_settings.cache_clear()
+    image_id = stack.upload(_png(), "image/png")
+    for width in (8, 9):
+        stack.api.post(
+            "/api/tasks/",
+            json_body={"image_id": image_id, "function_type": "resize", "function_args": {"width": width}},
+        )
+
+    response = stack.api.get("/api/tasks/", query={"limit": ["1"]}, headers={"Host": "evil.example.test"})
+
+    assert response.headers["link"].startswith(f"<{base}/api/tasks/?limit=1&cursor=")

@@ -59,7 +59,7 @@ def test_a_damaged_tile_is_mapped_to_our_code(limits: Limits) -> None:
     [
         ("EPSG:999999", "EPSG:999999 is not a CRS PROJ knows (no such code)"),
         ("+proj=nonsense +ellps=WGS84", "not a CRS PROJ knows: the PROJ string could not be read"),
-        ('GEOGCS["x",DATUM["d",SPHEROID["s",1,2]],BROKEN[', "not a CRS PROJ knows: the WKT could not be read"),
+        ('GEOGCS["x"]', "not a CRS PROJ knows: the WKT could not be read"),
     ],
 )
 def test_proj_text_is_mapped_to_ours(text: str, expected: str) -> None:

@@ -71,9 +71,16 @@ def test_crs_arguments_accept_codes_wkt_and_proj_strings(text: str) -> None:
         ("EPSG:999999", "not a CRS"),
         ("/etc/passwd", "authority code"),
         ("http://example.test/crs.wkt", "authority code"),
-        ("+proj=longlat +init=/etc/passwd:x", "may not refer to files"),
-        ("+proj=longlat +ellps=WGS84 +nadgrids=/tmp/grid.gsb", "may not refer to files"),
+        ("+proj=longlat +init=/etc/passwd:x", "may not name files"),
+        ("+proj=longlat +ellps=WGS84 +nadgrids=/tmp/grid.gsb", "may not name files"),
         ("EPSG:4978", "neither geographic nor projected"),  # geocentric
+        ("EPSG:4267", "+datum=NAD27 is defined by grid files"),  # what PROJ resolves it to
+        (
+            'GEOGCS["x",DATUM["d",SPHEROID["s",6378137,298.25],EXTENSION["PROJ4_GRIDS","g"]],UNIT["degree",1]]',
+            "EXTENSION",
+        ),
+        ("+proj=longlat +ellps=WGS84 +geoidgrids=g.tif", "+geoidgrids is not accepted"),
+        ("DICT:epsg,4326", "authority code"),
         ("hello", "authority code"),
     ],
 )

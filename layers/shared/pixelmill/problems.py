@@ -107,6 +107,8 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             )
             if operation.get("parameters") or operation.get("requestBody"):
                 responses["400"] = response("Bad parameters: `errors` names each bad field")
+            if operation.get("requestBody"):
+                responses["415"] = response("A body that is not application/json")
             if "{" in path:
                 responses["404"] = response("No such resource")
             if (method, path) == ("post", "/api/tasks"):

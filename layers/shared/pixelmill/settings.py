@@ -85,11 +85,6 @@ class Settings(BaseSettings):
             "every third of this, so a worker that dies costs its tasks about this long."
         ),
     )
-    task_message_retention_seconds: int = Field(
-        default=345600,
-        ge=60,
-        description="How long SQS keeps a task message (the queue's MessageRetentionPeriod).",
-    )
     max_receive_count: int = Field(
         default=3, ge=1, description="SQS receives before a message goes to the DLQ (the redrive policy's count)."
     )
@@ -99,12 +94,27 @@ class Settings(BaseSettings):
     result_retention_days: int = Field(
         default=7, gt=0, description="Days S3 keeps a result; a done task's record goes with it."
     )
+    upload_retention_days: int = Field(
+        default=30,
+        ge=6,
+        description=(
+            "Days S3 keeps an upload (uploads/, incoming/); no task is created on one within 5 days of its expiry."
+        ),
+    )
     max_unfinished_tasks: int = Field(
         default=100,
         gt=0,
         description="Most unfinished (new, queued, processing) tasks one caller may have; over it, POST answers 429.",
     )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
+    public_api_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^/?#]+(/[^?#]*)?)?$",
+        description=(
+            "The URL clients call the API under, without /api (e.g. https://images.example.com): the base of the "
+            "links the API hands out. Empty: the domain and stage API Gateway reports for the request."
+        ),
+    )
     ingest_rules: Annotated[tuple[IngestRule, ...], NoDecode] = Field(
         default=DEFAULT_INGEST_RULES,
         description=(

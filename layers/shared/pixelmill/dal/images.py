@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# S3 answers a read of a missing key with 403 (AccessDenied) unless the caller may list the
+# bucket. The functions may list only their own prefixes (an s3:prefix condition), which a read
+# of one key names none of, and may read every key they HEAD or ask the tags of: so a 403 there
+# is a key that is not there.
+_READ_MISSING = {*_MISSING, "403", "AccessDenied"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class ImageStore:
             else:
                 response = self._client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING:
+            if error.response.get("Error", {}).get("Code") in _READ_MISSING:
                 return None
             raise
         return StoredImage(
@@ -126,7 +131,7 @@ class ImageStore:
         try:
             response = self._client.get_object_tagging(Bucket=self._bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING:
+            if error.response.get("Error", {}).get("Code") in _READ_MISSING:
                 return None
             raise
         return next((tag["Value"] for tag in response.get("TagSet", []) if tag["Key"] == OWNER_TAG), None)

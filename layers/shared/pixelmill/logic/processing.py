@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,6 +26,7 @@ from pixelmill.dal import Stores
 from pixelmill.dal.queue import TaskMessage
 from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout, readable
 from pixelmill.logic.isolation import TaskCancelled, run_isolated
+from pixelmill.logic.tasks import TASK_LIFETIME
 from pixelmill.models.ids import image_key, result_image_id, task_id_time
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
 from pixelmill.observability import (
@@ -187,15 +187,14 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
     return failed
 
 
-def fail_expired_tasks(stores: Stores, settings: Settings) -> int:
+def fail_expired_tasks(stores: Stores) -> int:
     """Mark ``failed`` every unfinished task made and last updated longer ago than the
-    queue keeps a message: its message expired unreceived (or was lost), so nothing
-    will ever run it. Returns how many tasks were failed."""
-    cutoff = utcnow() - timedelta(seconds=settings.task_message_retention_seconds)
-    hours = settings.task_message_retention_seconds / 3600
+    queue keeps a message (TASK_LIFETIME): its message expired unreceived (or was lost),
+    so nothing will ever run it. Returns how many tasks were failed."""
+    cutoff = utcnow() - TASK_LIFETIME
     reason = (
-        f"the task waited longer than the queue keeps a message ({hours:g} hours) and its message expired; "
-        "create the task again"
+        f"the task waited longer than the queue keeps a message ({TASK_LIFETIME.days} days) and its message "
+        "expired; create the task again"
     )
     failed = 0
     for task_id in stores.tasks.unfinished_task_ids():

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pixelmill.dal import StoredImage, Stores
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable, QuotaExceeded
-from pixelmill.models.ids import image_key, is_incoming, new_task_id, result_image_id
+from pixelmill.models.ids import INCOMING_PREFIX, UPLOADS_PREFIX, image_key, is_incoming, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
 from pixelmill.observability import MetricUnit, bind_task, count_task, logger, task_metrics
 from pixelmill.settings import Settings
 from pixelmill.transforms import Limits, registry
+
+# The longest a task stays unfinished: TaskQueue keeps its message 4 days (MessageRetentionPeriod
+# in template.yaml; a test keeps them in step), then minutes of processing; plus a day of margin.
+TASK_LIFETIME = timedelta(days=4)
+UPLOAD_MARGIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,10 @@ def create_task(
     the request came from (an upload): TaskExists if that task was already created.
     """
     function = registry.parse(request.function_type, request.function_args, Limits.from_settings(settings))
-    if owned_image(request.image_id, owner, stores) is None:
+    stored = owned_image(request.image_id, owner, stores)
+    if stored is None:
         raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")
+    check_outlives_a_task(stored, settings)
     check_quota(owner, stores, settings)
 
     task = Task(
@@ -53,6 +61,25 @@ def create_task(
     logger.info("task created", extra={"status": queued.status.value})
     count_task("TaskCreated", task.function_type)
     return queued
+
+
+def check_outlives_a_task(stored: StoredImage, settings: Settings, now: datetime | None = None) -> None:
+    """InvalidRequest on ``image_id`` unless the upload outlives any task created on it now.
+
+    Uploads (uploads/, incoming/) expire by a lifecycle rule ``upload_retention_days`` after
+    they were written, whatever uses them; S3 never expires one earlier. So "still in use" is
+    honoured up front: a task is only created on an upload that S3 keeps longer than a task
+    can stay unfinished (TASK_LIFETIME), so no upload expires under a task.
+    """
+    if not stored.key.startswith((UPLOADS_PREFIX, INCOMING_PREFIX)):
+        return
+    expires = stored.last_modified + timedelta(days=settings.upload_retention_days)
+    if expires - (now or datetime.now(UTC)) < TASK_LIFETIME + UPLOAD_MARGIN:
+        raise InvalidRequest.for_field(
+            "image_id",
+            f"this upload expires on {expires:%Y-%m-%d} (uploads are kept {settings.upload_retention_days} days): "
+            "too soon for a new task, upload it again",
+        )
 
 
 def owned_image(image_id: str, owner: str, stores: Stores) -> StoredImage | None:

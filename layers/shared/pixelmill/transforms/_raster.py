@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field
 
 from pixelmill.errors import ImageTooLarge, LimitExceeded, ProcessingError, UnsupportedImage
+from pixelmill.transforms._crs import check_crs_text, check_proj_parameters, crs_form
 from pixelmill.transforms._photo import detect_format
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, RenderedFile, no_progress
 
@@ -74,46 +74,37 @@ RESAMPLING_DESCRIPTION = (
 
 # ---------------------------------------------------------------- arguments
 
-_AUTHORITY_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:[A-Za-z0-9_.]+$")
-_OGC_URN = re.compile(r"^urn:ogc:def:crs:[A-Za-z0-9_.:]+$", re.IGNORECASE)
-_WKT = re.compile(
-    r"^\s*(PROJCS|GEOGCS|GEOCCS|COMPD_CS|PROJCRS|PROJECTEDCRS|GEOGCRS|GEOGRAPHICCRS|GEODCRS|GEODETICCRS|"
-    r"BOUNDCRS|COMPOUNDCRS|DERIVEDPROJCRS)\s*\[",
-    re.IGNORECASE,
-)
-# PROJ and WKT can name files (init files, grids): a CRS argument never reads one.
-_FILE_REFERENCES = re.compile(r"(\binit\s*=|\b(nad|geoid)?grids\s*=\s*(?!@null\b)|PARAMETERFILE\s*\[)", re.IGNORECASE)
-
 
 def parse_crs(text: str) -> CRS:
     """The CRS of an EPSG (or other authority) code, a WKT or a PROJ string.
 
-    Only those three forms are read: GDAL would also take a file name or a URL
-    and open it. Raises ValueError with a reason a person can act on.
+    The text is checked against what a CRS may contain before PROJ parses it, and what
+    PROJ resolved it to after (``_crs``): no form that names a file or a URL gets through,
+    so no CRS makes PROJ or GDAL open one. Raises ValueError with a reason a person can act on.
     """
     import rasterio
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
     value = text.strip()
-    is_proj = value.startswith(("+proj=", "proj="))
-    if not (_AUTHORITY_CODE.match(value) or _OGC_URN.match(value) or _WKT.match(value) or is_proj):
-        raise ValueError("give an authority code (EPSG:3857), a WKT or a PROJ string (+proj=...)")
-    if _FILE_REFERENCES.search(value):
-        raise ValueError("the CRS may not refer to files (init=, nadgrids=, geoidgrids=, grids=, PARAMETERFILE)")
+    check_crs_text(value)
     # In rasterio's environment, GDAL's and PROJ's messages go to its logger (ours), not bare to stderr.
     with rasterio.Env():
         try:
             crs = CRS.from_user_input(value)
         except CRSError:  # PROJ's own text is not for users: say which form was not understood
-            if _AUTHORITY_CODE.match(value) or _OGC_URN.match(value):
+            form = crs_form(value)
+            if form == "code":
                 raise ValueError(f"{value} is not a CRS PROJ knows (no such code)") from None
-            what = "PROJ string" if is_proj else "WKT"
             raise ValueError(
-                f"not a CRS PROJ knows: the {what} could not be read (check its syntax and names)"
+                f"not a CRS PROJ knows: the {form} could not be read (check its syntax and names)"
             ) from None
+        resolved = crs.to_dict()
     if not (crs.is_geographic or crs.is_projected):
         raise ValueError(f"{crs_name(crs)} is neither geographic nor projected: a raster cannot be put in it")
+    if not resolved:
+        raise ValueError(f"{crs_name(crs)} has no PROJ string form, so it cannot be checked: give another form")
+    check_proj_parameters(resolved)
     return crs
 
 
