@@ -99,6 +99,52 @@ def api_gateway_event(
     return event
 
 
+def function_url_event(
+    method: str,
+    raw_path: str,
+    *,
+    headers: Mapping[str, Sequence[str]] | None = None,
+    body: bytes | None = None,
+    source_ip: str = "127.0.0.1",
+    domain: str = "localhost",
+) -> dict[str, Any]:
+    """A Lambda function URL event (payload format 2.0) for one request, as Lambda sends it.
+
+    ``raw_path`` keeps its percent-encoding and its query, split off as ``rawQueryString``;
+    header names are lower case and repeated headers joined with commas.
+    """
+    path, _, query = raw_path.partition("?")
+    now = time.time()
+    joined = {name.lower(): ",".join(values) for name, values in (headers or {}).items()}
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": domain.split(".")[0],
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0],
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": base64.b64encode(body).decode() if body else None,
+        "isBase64Encoded": bool(body),
+    }
+
+
 def sqs_event(messages: Sequence[Mapping[str, Any]], queue_arn: str, region: str = "us-east-1") -> dict[str, Any]:
     """An SQS batch event from messages as ``ReceiveMessage`` returns them
     (asked with ``MessageSystemAttributeNames=["All"]`` and ``MessageAttributeNames=["All"]``)."""

@@ -9,6 +9,7 @@ notifications), so the few resource types pixelmill uses are created directly.
 from __future__ import annotations
 
 import json
+import secrets
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +105,17 @@ def provision(template: Template, prefix: str = "pixelmill") -> LocalResources:
         template.attributes[(name, "QueueUrl")] = url
         template.attributes[(name, "QueueName")] = queue_name
         template.attributes[(name, "Arn")] = f"arn:aws:sqs:{region}:{account}:{queue_name}"
+
+    # A secret's Ref is its ARN on AWS; its name works wherever a secret id is asked for.
+    secretsmanager = boto3.client("secretsmanager")
+    for name in template.resources_of_type("AWS::SecretsManager::Secret"):
+        secret = local_name(prefix, name)
+        try:
+            secretsmanager.describe_secret(SecretId=secret)
+        except secretsmanager.exceptions.ResourceNotFoundException:
+            # What GenerateSecretString makes on AWS: random letters and digits.
+            secretsmanager.create_secret(Name=secret, SecretString=secrets.token_urlsafe(48))
+        template.physical_ids[name] = secret
 
     return LocalResources(template)
 

@@ -7,6 +7,7 @@ Only what the local stack and the tests need is resolved: ``Ref`` to parameters
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+_CLOUDFRONT = "AWS::CloudFront::"
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
 
@@ -134,7 +137,17 @@ class Template:
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
-        """The environment a function gets: Globals merged with its own, resolved."""
+        """The environment a function gets: Globals merged with its own, resolved.
+
+        A variable that names a CloudFront resource is left out: there is no local CloudFront,
+        and the setting's default stands in (the image URL base: the local gateway's own host).
+        """
         global_env = self.data.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         own = self.resources[logical_id].get("Properties", {}).get("Environment", {}).get("Variables", {})
-        return {key: str(self.resolve(value)) for key, value in {**global_env, **own}.items()}
+        cloudfront = [name for name, res in self.resources.items() if str(res.get("Type")).startswith(_CLOUDFRONT)]
+        environment = {}
+        for key, value in {**global_env, **own}.items():
+            if any(name in json.dumps(value) for name in cloudfront):
+                continue
+            environment[key] = str(self.resolve(value))
+        return environment

@@ -139,6 +139,14 @@ class Client:
         task: dict[str, Any] = self._request("POST", "tasks/", json=body).json()
         return task
 
+    def sign_url(self, image_id: str, steps: list[dict[str, Any]], expires_in: int | None = None) -> dict[str, Any]:
+        """POST /api/urls/: a signed image URL for ``image_id`` through ``steps``."""
+        body: dict[str, Any] = {"image_id": image_id, "steps": steps}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        signed: dict[str, Any] = self._request("POST", "urls/", json=body).json()
+        return signed
+
     def task(self, task_id: str) -> dict[str, Any]:
         """GET /api/tasks/{task_id}/."""
         task: dict[str, Any] = self._request("GET", f"tasks/{task_id}/").json()

@@ -186,10 +186,27 @@ def cmd_functions(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_url(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    steps = [{"function_type": args.function, "function_args": dict(args.arg or [])}]
+    if args.format:
+        steps.append({"function_type": "convert", "function_args": {"format": args.format}})
+    signed = client.sign_url(args.image_id, steps, args.expires_in)
+    if args.json:
+        _print_json(signed, out)
+    else:
+        out.write(signed["url"] + "\n")
+    return 0
+
+
 def cmd_cancel(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     client.cancel(args.task_id)
     out.write(f"task {args.task_id} cancelled and deleted\n")
     return 0
+
+
+def _add_arg_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--arg/-a NAME=VALUE``, repeatable: a function's arguments."""
+    parser.add_argument("--arg", "-a", type=parse_arg, action="append", metavar="NAME=VALUE", help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,14 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         "source", metavar="SOURCE", help="a file to upload, or the id of an image or result already stored"
     )
     run.add_argument("function", help="a function of the catalog (see `pixelmill functions`)")
-    run.add_argument(
-        "--arg",
-        "-a",
-        type=parse_arg,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a function argument (repeatable); values are JSON when they parse as JSON",
-    )
+    _add_arg_option(run, "a function argument (repeatable); values are JSON when they parse as JSON")
     run.add_argument("--args-json", type=json.loads, metavar="JSON", help="all function arguments as one JSON object")
     run.add_argument(
         "--out",
@@ -268,6 +278,24 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("task_id")
     download.add_argument("--out", "-o", type=Path, help="file or folder (default: named after the task's image)")
     download.set_defaults(handler=cmd_download)
+
+    url = commands.add_parser(
+        "url",
+        help="sign an image URL that renders FUNCTION on IMAGE_ID on the fly (for an <img src>); prints it",
+        description="The API signs it (the signing key never leaves AWS). Only photo functions; "
+        "see `pixelmill functions --json` (usable_in_urls).",
+    )
+    url.add_argument("image_id", metavar="IMAGE_ID")
+    url.add_argument("function", help="a photo function of the catalog, e.g. resize")
+    _add_arg_option(url, "a function argument (repeatable): numbers, booleans and strings")
+    url.add_argument(
+        "--format",
+        choices=["auto", "jpeg", "png", "webp", "avif", "tiff", "gif"],
+        help="then convert to this format; auto picks AVIF, WebP or JPEG from the browser's Accept header",
+    )
+    url.add_argument("--expires-in", type=int, metavar="SECONDS", help="the URL stops working after this long")
+    url.add_argument("--json", action="store_true", help="print the API's answer (url, path, expires_at)")
+    url.set_defaults(handler=cmd_url)
 
     cancel = commands.add_parser("cancel", help="cancel a task that has not finished, and delete it with its result")
     cancel.add_argument("task_id")

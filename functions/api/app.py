@@ -22,9 +22,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
 from pixelmill.errors import FieldError, Forbidden, PixelmillError, QuotaExceeded
-from pixelmill.logic import images, tasks
+from pixelmill.logic import image_urls, images, tasks
 from pixelmill.models.ids import IMAGE_ID_PATTERN, TASK_ID_PATTERN
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate
+from pixelmill.models.image_url import ImageUrl, ImageUrlCreate, image_url_openapi
 from pixelmill.models.task import TaskCreate, TaskPublic, TaskStatus
 from pixelmill.models.tenant import tenant_of_principal
 from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
@@ -130,6 +131,14 @@ def delete_task(task_id: TaskIdPath) -> Response[None]:
     return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
 
 
+@app.post("/api/urls", summary="Sign an image URL (an <img src> rendered on the fly)", tags=["images"])
+def create_image_url(request: ImageUrlCreate) -> ImageUrl:
+    settings = get_settings()
+    # On AWS the distribution's URL; the local stack serves /img/ on its own host.
+    base = settings.image_url_base or _request_origin()
+    return image_urls.create_url(request, caller(), get_stores(), settings, base)
+
+
 @app.get("/api/functions", summary="The function catalog", tags=["functions"])
 def list_functions() -> list[FunctionInfo]:
     return registry.catalog()
@@ -160,7 +169,14 @@ def openapi_json() -> str:
     """The OpenAPI document of this API, with our problem responses (docs/openapi.json)."""
     schema = app.get_openapi_schema(title="pixelmill", version="1.0.0", description=__doc__)
     document = document_problems(schema.model_dump(mode="json", by_alias=True, exclude_none=True))
+    document["paths"]["/img/{signature}/{steps}/{owner}/{image_id}"] = image_url_openapi()
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _request_origin() -> str:
+    """``scheme://host`` of this request."""
+    headers = {key.lower(): value for key, value in (app.current_event.headers or {}).items()}
+    return f"{headers.get('x-forwarded-proto', 'https')}://{headers.get('host', 'localhost')}"
 
 
 def _request_url() -> str:

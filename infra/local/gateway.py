@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from infra.events import api_gateway_event
+from infra.events import api_gateway_event, function_url_event
 from infra.local.iam import AuthenticationError, verify_request
 from infra.local.runtime import FunctionPool, InvocationError
 from infra.template import Template
@@ -158,9 +158,13 @@ class ApiGateway:
         port: int,
         access_log: AccessLog,
         region: str = "us-east-1",
+        url_paths: dict[str, str] | None = None,
     ) -> None:
         self.api = api
         self.region = region
+        # Path prefix → a function reached through its function URL (on AWS, behind CloudFront;
+        # there is no local CloudFront, so no CDN cache either): no IAM, payload format 2.0.
+        self.url_paths = url_paths or {}
         self.functions = functions
         self.access_log = access_log
         handler = type("Handler", (_RequestHandler,), {"gateway": self})
@@ -189,6 +193,9 @@ class ApiGateway:
         """One request through the gateway: route, invoke, translate the proxy response."""
         split = urlsplit(raw_path)
         path = unquote(split.path) or "/"
+        for prefix, function in self.url_paths.items():
+            if split.path.startswith(prefix):
+                return self._invoke_url(function, method, raw_path, headers, body, client)
         matched = self.api.match(method, path)
         if matched is None:
             if method == "OPTIONS" and self.api.allows_path(path):
@@ -225,6 +232,18 @@ class ApiGateway:
             if error.error_type == "Sandbox.Timedout":
                 return self.api.gateway_response("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out", method, path)
             return self.api.gateway_response("DEFAULT_5XX", 502, "Internal server error", method, path)
+        return _proxy_response(result)
+
+    def _invoke_url(
+        self, function: str, method: str, raw_path: str, headers: dict[str, list[str]], body: bytes, client: str
+    ) -> GatewayResponse:
+        host = next((values[-1] for name, values in headers.items() if name.lower() == "host" and values), "localhost")
+        event = function_url_event(method, raw_path, headers=headers, body=body or None, source_ip=client, domain=host)
+        try:
+            result = self.functions[function].invoke(event).result
+        except InvocationError:
+            # What a function URL answers when its function fails or times out.
+            return GatewayResponse(502, {"Content-Type": "application/json"}, b'{"Message": "Internal Server Error"}')
         return _proxy_response(result)
 
 

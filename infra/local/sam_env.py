@@ -41,6 +41,8 @@ def sam_env_vars(
         template.attributes[(name, "QueueUrl")] = f"{base}/{account}/{queue}"
         template.attributes[(name, "QueueName")] = queue
         template.attributes[(name, "Arn")] = f"arn:aws:sqs:{region}:{account}:{queue}"
+    for name in template.resources_of_type("AWS::SecretsManager::Secret"):
+        template.physical_ids[name] = local_name(prefix, name)
     return {
         function: {
             **template.function_environment(function),

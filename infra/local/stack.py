@@ -117,6 +117,11 @@ def _check_free(host: str, port: int) -> None:
             ) from error
 
 
+# Functions reached through a function URL (on AWS behind CloudFront: the distribution sends
+# every path to RenderFunction), served here on the gateway's port under these paths.
+FUNCTION_URL_PATHS = {"RenderFunction": "/img/"}
+
+
 class LocalStack:
     """Start, run and stop the local stack."""
 
@@ -217,6 +222,7 @@ class LocalStack:
                 self.options.api_port,
                 access_log=lambda entry: self.log("request", source="api-gateway", **entry),
                 region=self.options.region,
+                url_paths={prefix: name for name, prefix in FUNCTION_URL_PATHS.items() if name in self.functions},
             )
             break  # one API per stack is what pixelmill declares; a second would need a second port
         if self.gateway is not None:
@@ -480,7 +486,16 @@ class LocalStack:
         rows = [
             ("API", f"{self.api_url}/api/"),
             ("API docs", f"{self.api_url}/api/docs"),
-            ("AWS emulator", f"{self.aws_endpoint}  (moto: S3, DynamoDB, SQS, IAM)"),
+            *(
+                (
+                    "image URLs",
+                    f"{self.api_url}{prefix}{{signature}}/{{steps}}/{{owner}}/{{image_id}}  "
+                    f"({name}; sign with POST /api/urls/; no local CloudFront)",
+                )
+                for name, prefix in FUNCTION_URL_PATHS.items()
+                if name in self.functions
+            ),
+            ("AWS emulator", f"{self.aws_endpoint}  (moto: S3, DynamoDB, SQS, IAM, Secrets Manager)"),
         ]
         if self.dev_user is not None:
             rows.append(("caller", f"IAM user {self.dev_user.name} (tenant {self.dev_user.user_id}); keys below"))
@@ -506,6 +521,8 @@ class LocalStack:
                     triggers.append(f"SQS {props['Queue']['Fn::GetAtt'][0]} (batch {props.get('BatchSize', 10)})")
             routes = [trigger for trigger in triggers if " /" in trigger]
             others = [trigger for trigger in triggers if " /" not in trigger]
+            if "FunctionUrlConfig" in resource.get("Properties", {}):
+                others.append(f"function URL {FUNCTION_URL_PATHS.get(function, '/')}")
             summary = ", ".join(([f"{len(routes)} API routes"] if routes else []) + others)
             rows.append(("function", f"{function}: {summary}"))
         data = str(self.options.data_dir) if self.options.data_dir else "not kept (make dev KEEP_DATA=1 keeps it)"

@@ -239,24 +239,31 @@ def test_the_gateway_answers_unknown_routes_and_preflights_itself(local_stack: R
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
 
 
+def run_pixelmill(
+    stack: RunningStack, home: Path, *arguments: str, signed: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it, signing with alice's credentials in its environment (none if not ``signed``)."""
+    assert stack.alice is not None
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment.update(stack.alice.environment() if signed else {})
+    environment["AWS_CONFIG_FILE"] = environment["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "none")
+    return subprocess.run(
+        [sys.executable, "-m", "pixelmill_cli", "--api", stack.api, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
+
+
 def test_cli_run_uploads_processes_and_downloads(local_stack: RunningStack, tmp_path: Path) -> None:
     source = tmp_path / "photo.jpg"
     source.write_bytes(jpeg_bytes(120, 80))
     assert local_stack.alice is not None
 
     def pixelmill(*arguments: str, signed: bool = True) -> subprocess.CompletedProcess[str]:
-        """The command as a user runs it, signing with the credentials in its environment."""
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        environment.update(local_stack.alice.environment() if signed else {})  # type: ignore[union-attr]
-        environment["AWS_CONFIG_FILE"] = environment["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
-        return subprocess.run(
-            [sys.executable, "-m", "pixelmill_cli", "--api", local_stack.api, *arguments],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=environment,
-        )
+        return run_pixelmill(local_stack, tmp_path, *arguments, signed=signed)
 
     ran = pixelmill("run", str(source), "resize", "--arg", "width=60", "--out", str(tmp_path / "small.jpg"))
     refused = pixelmill("run", str(source), "resize", "--arg", "width=wide")

@@ -30,7 +30,14 @@ PREFIX = str(Settings.model_config.get("env_prefix", ""))
 DEFAULTS_ARE_FINE = {"upload_url_expires_seconds", "download_url_expires_seconds"}
 
 # Settings only some functions read, set for exactly those (a bad value then stops only them).
-ONLY_FOR = {"ingest_rules": {"IngestFunction"}, "public_api_url": {"ApiFunction"}}
+ONLY_FOR = {
+    "ingest_rules": {"IngestFunction"},
+    "public_api_url": {"ApiFunction"},
+    "signing_secret_id": {"ApiFunction", "RenderFunction"},
+    "image_url_base": {"ApiFunction"},
+    "image_cache_max_age_seconds": {"RenderFunction"},
+    "render_timeout_seconds": {"RenderFunction"},
+}
 
 # The template's resources and parameters behind each setting (the bucket goes by its name:
 # test_template checks that name).

@@ -592,7 +592,7 @@ def test_every_route_but_the_docs_is_iam_authorized(translated: dict[str, Any]) 
         for method, operation in operations.items()
         if method != "options"  # CORS preflights: browsers cannot sign them
     }
-    assert len(routes) == 9
+    assert len(routes) == 10
     # Then every route needs a SigV4 signature (AWS_IAM), but the docs, which need none
     assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
     for route, operation in routes.items():
@@ -635,7 +635,12 @@ def test_outputs(template: Template) -> None:
         "AlarmTopicArn",
         "DashboardUrl",
         "IngestFunctionName",
+        # Signed image URLs: where they point, the distribution and the signing secret.
+        "ImageUrlBase",
+        "ImageDistributionId",
+        "UrlSigningSecretArn",
     }
+    assert outputs["ImageUrlBase"]["Value"] == {"Fn::Sub": "https://${ImageDistribution.DomainName}/img/"}
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/api/"
     }
@@ -673,3 +678,93 @@ def test_the_sweeper_may_scan_the_index_of_unfinished_tasks_and_nothing_more(tem
     assert [statement["Resource"] for statement in scans] == [{"Fn::Sub": "${TasksTable.Arn}/index/ByOwnerUnfinished"}]
     source = (Path(__file__).resolve().parents[2] / "layers/shared/pixelmill/dal/tasks.py").read_text()
     assert '"IndexName": "ByOwnerUnfinished"' in source
+
+
+# ---------------------------------------------------------------- signed image URLs
+
+
+def test_image_urls_are_served_by_cloudfront_through_origin_access_control(template: Template) -> None:
+    resources = template["Resources"]
+    render = resources["RenderFunction"]["Properties"]
+    # The function URL takes only SigV4-signed calls: CloudFront's, through the OAC
+    assert render["FunctionUrlConfig"] == {"AuthType": "AWS_IAM"}
+    oac = resources["ImageOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == (
+        "lambda",
+        "always",
+        "sigv4",
+    )
+    config = resources["ImageDistribution"]["Properties"]["DistributionConfig"]
+    (origin,) = config["Origins"]
+    assert getatt_target(origin["OriginAccessControlId"]) == ("ImageOriginAccessControl", "Id")
+    # The host name of RenderFunction's URL (SAM names the AWS::Lambda::Url <function>Url)
+    assert origin["DomainName"] == {
+        "Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": ["RenderFunctionUrl", "FunctionUrl"]}]}]
+    }
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["TargetOriginId"] == origin["Id"]
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert ref_target(behaviour["CachePolicyId"]) == "ImageCachePolicy"
+    (association,) = behaviour["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    assert getatt_target(association["FunctionARN"]) == ("AcceptNormalizer", "FunctionARN")
+    # Only this distribution may invoke the URL
+    permissions = [
+        res["Properties"]
+        for res in resources.values()
+        if res["Type"] == "AWS::Lambda::Permission"
+        and ref_target(res["Properties"]["FunctionName"]) == "RenderFunction"
+    ]
+    assert {p["Action"] for p in permissions} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert all(p["Principal"] == "cloudfront.amazonaws.com" for p in permissions)
+    assert all("distribution/${ImageDistribution}" in resource_text(p["SourceArn"]) for p in permissions)
+
+
+def test_the_cache_key_is_the_path_and_the_normalised_accept(template: Template) -> None:
+    resources = template["Resources"]
+    parameters = resources["ImageCachePolicy"]["Properties"]["CachePolicyConfig"][
+        "ParametersInCacheKeyAndForwardedToOrigin"
+    ]
+    assert parameters["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": ["Accept"]}
+    assert parameters["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    assert parameters["CookiesConfig"] == {"CookieBehavior": "none"}
+    function = resources["AcceptNormalizer"]["Properties"]
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert function["AutoPublish"] is True
+    for media_type in ("image/avif", "image/webp", "image/jpeg", "format=auto"):
+        assert media_type in function["FunctionCode"]
+
+
+def test_the_signing_secret_is_generated_and_read_only_by_the_signer_and_the_renderer(template: Template) -> None:
+    resources = template["Resources"]
+    generated = resources["UrlSigningSecret"]["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] >= 32
+    readers = set()
+    for logical_id, properties in functions(template).items():
+        for statement in inline_statements(properties):
+            if "secretsmanager:GetSecretValue" in as_list(statement["Action"]):
+                assert ref_target(statement["Resource"]) == "UrlSigningSecret"
+                readers.add(logical_id)
+        if "PIXELMILL_SIGNING_SECRET_ID" in environment(properties):
+            assert ref_target(environment(properties)["PIXELMILL_SIGNING_SECRET_ID"]) == "UrlSigningSecret"
+    assert readers == {"ApiFunction", "RenderFunction"}
+
+
+def test_rendered_images_expire_and_the_renderer_writes_only_there(template: Template) -> None:
+    rules = template["Resources"]["ImagesBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [rule for rule in rules if rule.get("Prefix") == "cache/"]
+    assert ref_target(rule["ExpirationInDays"]) == "ImageCacheRetentionDays"
+    render = functions(template)["RenderFunction"]
+    writes = [s for s in inline_statements(render) if "s3:PutObject" in as_list(s["Action"])]
+    assert [resource_text(s["Resource"]) for s in writes] == ["${ImagesBucket.Arn}/cache/*"]
+    assert ref_target(environment(render)["PIXELMILL_IMAGE_CACHE_MAX_AGE_SECONDS"]) == "ImageCacheMaxAgeSeconds"
+
+
+@pytest.mark.slow
+def test_sam_makes_the_render_function_url_iam_only(translated: dict[str, Any]) -> None:
+    # The AWS::Lambda::Url SAM makes of FunctionUrlConfig: the distribution's origin refers to it by name
+    url = translated["Resources"]["RenderFunctionUrl"]
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["AuthType"] == "AWS_IAM"
+    assert url["Properties"]["TargetFunctionArn"] == {"Ref": "RenderFunction"}

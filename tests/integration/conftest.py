@@ -17,7 +17,7 @@ import requests
 from moto import mock_aws
 
 from infra.event_source import BatchOutcome, deliver_batch
-from infra.events import LocalContext, api_gateway_event, load_event
+from infra.events import LocalContext, api_gateway_event, function_url_event, load_event
 from infra.local.gateway import Route
 from infra.provision import LocalResources, provision
 from infra.template import Template
@@ -146,6 +146,7 @@ class Stack:
     processor: ModuleType
     sweeper: ModuleType
     ingest: ModuleType
+    render: ModuleType
 
     @property
     def queue_url(self) -> str:
@@ -174,6 +175,13 @@ class Stack:
     def notify(self, event: dict[str, Any]) -> Any:
         """One S3 notification delivered to IngestFunction, as S3 invokes it."""
         return self.ingest.lambda_handler(event, LocalContext(function_name="IngestFunction", timeout_seconds=60))
+
+    def get_image_url(self, path: str, accept: str | None = "image/webp,*/*", method: str = "GET") -> dict[str, Any]:
+        """RenderFunction's answer to ``method path`` (``/img/...``), called as a function URL calls it."""
+        headers = {"host": ["d111111abcdef8.cloudfront.net"], **({"accept": [accept]} if accept else {})}
+        event = function_url_event(method, path, headers=headers)
+        result: dict[str, Any] = self.render.lambda_handler(event, LocalContext(function_name="RenderFunction"))
+        return result
 
     def upload(self, data: bytes, content_type: str = "image/jpeg", api: ApiClient | None = None) -> str:
         """Upload ``data`` as a client (``api``, by default alice's) does: POST /api/images/, then the presigned POST."""
@@ -224,7 +232,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     with mock_aws():
         template = Template.load()
         resources = provision(template)
-        for function in ("ApiFunction", "ProcessorFunction", "SweeperFunction", "IngestFunction"):
+        for function in ("ApiFunction", "ProcessorFunction", "SweeperFunction", "IngestFunction", "RenderFunction"):
             for name, value in resources.environment(function).items():
                 monkeypatch.setenv(name, value)
         get_settings.cache_clear()
@@ -235,6 +243,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             load_handler("processor"),
             load_handler("sweeper"),
             load_handler("ingest"),
+            load_handler("render"),
         )
     get_settings.cache_clear()
     get_stores.cache_clear()

@@ -14,7 +14,12 @@ from infra.template import Template
 from tests.imagegen import image_bytes
 from tests.integration.conftest import Stack
 
-FUNCTIONS = {"api": "ApiFunction", "processor": "ProcessorFunction", "sweeper": "SweeperFunction"}
+FUNCTIONS = {
+    "api": "ApiFunction",
+    "processor": "ProcessorFunction",
+    "sweeper": "SweeperFunction",
+    "render": "RenderFunction",
+}
 # The function whose handler runs now: one at a time here, and seen from the threads s3transfer
 # uploads and downloads in (a ContextVar would not be).
 ACTING: dict[str, str | None] = {"function": None}
@@ -88,6 +93,10 @@ def test_every_call_a_function_makes_is_an_action_its_role_allows(stack: Stack, 
     assert stack.api.get(f"/api/tasks/{task['task_id']}/").json()["status"] == "done"
     stack.sweep()
     assert stack.api.delete(f"/api/tasks/{task['task_id']}/").status == 204
+    # And an image URL signed, rendered, then served from the cache
+    signed = stack.api.post("/api/urls/", json_body={"image_id": image_id, "steps": [{"function_type": "grayscale"}]})
+    assert signed.status == 200, signed.body
+    assert [stack.get_image_url(signed.json()["path"])["statusCode"] for _ in range(2)] == [200, 200]
 
     # Then every call each function made is allowed by its role
     assert set(calls) == set(FUNCTIONS.values())

@@ -16,6 +16,8 @@ def test_document_describes_problems_not_the_resolvers_422() -> None:
     document = json.loads(generate())
 
     for path, operations in document["paths"].items():
+        if not path.startswith("/api/"):
+            continue  # /img/...: RenderFunction's own answers, below
         for method, operation in operations.items():
             responses = operation["responses"]
             assert "422" not in responses, (method, path)
@@ -26,3 +28,12 @@ def test_document_describes_problems_not_the_resolvers_422() -> None:
     assert "404" in document["paths"]["/api/tasks/{task_id}"]["get"]["responses"]
     assert "400" in document["paths"]["/api/tasks"]["post"]["responses"]
     assert "Problem" in document["components"]["schemas"]
+
+
+def test_document_describes_image_urls_and_signing_them() -> None:
+    paths = json.loads(generate())["paths"]
+    image = paths["/img/{signature}/{steps}/{owner}/{image_id}"]["get"]
+    assert image["security"] == []  # the URL's HMAC, not SigV4
+    assert set(image["responses"]) == {"200", "400", "403", "404", "413", "415", "422", "500"}
+    assert "image/*" in image["responses"]["200"]["content"]
+    assert {"400", "403", "404"} <= set(paths["/api/urls"]["post"]["responses"])

@@ -46,6 +46,12 @@ class Forbidden(PixelmillError):
     code = "forbidden"
 
 
+class InvalidSignature(Forbidden):
+    """An image URL whose signature is missing, wrong or expired."""
+
+    code = "invalid_signature"
+
+
 class NotFound(PixelmillError):
     """The task or image asked for does not exist."""
 
@@ -108,6 +114,12 @@ class UnsupportedImage(ProcessingError):
     """The source is not an image we can decode, or of a format not allowed."""
 
     code = "unsupported_image"
+
+
+class ResponseTooLarge(ProcessingError):
+    """A rendered image too large for a Lambda response (6 MB, base64-encoded)."""
+
+    code = "response_too_large"
 
 
 class TaskTimeout(ProcessingError):

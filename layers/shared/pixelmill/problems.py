@@ -11,11 +11,15 @@ from pydantic import BaseModel, Field
 from pixelmill.errors import (
     FieldError,
     Forbidden,
+    ImageTooLarge,
     InvalidRequest,
     NotFound,
     PixelmillError,
+    ProcessingError,
     QueueUnavailable,
     QuotaExceeded,
+    ResponseTooLarge,
+    UnsupportedImage,
 )
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -27,6 +31,11 @@ STATUS_BY_ERROR: dict[type[PixelmillError], HTTPStatus] = {
     NotFound: HTTPStatus.NOT_FOUND,
     QuotaExceeded: HTTPStatus.TOO_MANY_REQUESTS,
     QueueUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    # Rendering an image URL (the worker turns these into a failed task instead).
+    ResponseTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedImage: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    ImageTooLarge: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ProcessingError: HTTPStatus.UNPROCESSABLE_ENTITY,
 }
 
 
@@ -116,5 +125,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                     "The caller has as many unfinished tasks as allowed: nothing was created; retry after Retry-After"
                 )
                 responses["503"] = response("The task could not be queued; nothing was created, retry")
+            if (method, path) == ("post", "/api/urls"):
+                responses["404"] = response("No image of the caller's with this id")
             responses["500"] = response("Anything else (logged; never a stack trace)")
     return openapi

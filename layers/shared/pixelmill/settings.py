@@ -106,6 +106,19 @@ class Settings(BaseSettings):
         gt=0,
         description="Most unfinished (new, queued, processing) tasks one caller may have; over it, POST answers 429.",
     )
+    signing_secret_id: str = Field(
+        default="", description="Secrets Manager secret (ARN or name) whose value signs image URLs."
+    )
+    image_url_base: str = Field(
+        default="",
+        description="Base of signed image URLs (the CloudFront distribution); empty: the API's own host.",
+    )
+    image_cache_max_age_seconds: int = Field(
+        default=31_536_000, ge=0, description="Cache-Control max-age of rendered images (they never change)."
+    )
+    render_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Time one image URL may take to render; below the function's timeout."
+    )
     allowed_origin: str = Field(default="*", description="Origin browsers may call the API from (CORS).")
     public_api_url: str = Field(
         default="",

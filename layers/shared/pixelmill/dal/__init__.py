@@ -16,6 +16,7 @@ from botocore.config import Config
 
 from pixelmill.dal.images import ImageStore, PresignedUpload, StoredImage
 from pixelmill.dal.queue import DeadLetterQueue, TaskQueue
+from pixelmill.dal.secrets import SigningKeys
 from pixelmill.dal.tasks import TaskPage, TaskStore
 from pixelmill.settings import Settings, get_settings
 
@@ -23,6 +24,7 @@ __all__ = [
     "DeadLetterQueue",
     "ImageStore",
     "PresignedUpload",
+    "SigningKeys",
     "StoredImage",
     "Stores",
     "TaskPage",
@@ -37,12 +39,14 @@ _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect
 
 @dataclass(frozen=True)
 class Stores:
-    """Everything the logic reads and writes: tasks, images, the task queue and its dead letters."""
+    """Everything the logic reads and writes: tasks, images, the task queue and its dead letters,
+    and the keys that sign image URLs."""
 
     tasks: TaskStore
     images: ImageStore
     queue: TaskQueue
     dead_letters: DeadLetterQueue
+    signing_keys: SigningKeys
 
 
 def build_stores(settings: Settings) -> Stores:
@@ -58,6 +62,7 @@ def build_stores(settings: Settings) -> Stores:
         images=ImageStore(s3, settings.images_bucket),
         queue=TaskQueue(sqs, settings.task_queue_url),
         dead_letters=DeadLetterQueue(sqs, settings.dead_letter_queue_url),
+        signing_keys=SigningKeys(boto3.client("secretsmanager", config=_CLIENT_CONFIG), settings.signing_secret_id),
     )
 
 

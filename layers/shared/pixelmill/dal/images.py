@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pixelmill.errors import NotFound
+from pixelmill.errors import ImageTooLarge, NotFound
 from pixelmill.models.ids import OWNER_TAG
 
 if TYPE_CHECKING:
@@ -34,6 +34,15 @@ class StoredImage:
     metadata: dict[str, str]
     etag: str = ""
     version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchedImage:
+    """An object's bytes with its type and ETag, read in one request."""
+
+    data: bytes
+    content_type: str
+    etag: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,27 @@ class ImageStore:
                 raise NotFound(f"no object {key}") from None
             raise
         return response["Body"].read()
+
+    def fetch(self, key: str, max_bytes: int | None = None) -> FetchedImage | None:
+        """The object's bytes, type and ETag in one GET, or None if there is no such object.
+
+        ImageTooLarge, before its body is read, when it has more than ``max_bytes``.
+        """
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        size = response["ContentLength"]
+        if max_bytes is not None and size > max_bytes:
+            response["Body"].close()
+            raise ImageTooLarge(f"the image has {size} bytes, over the limit of {max_bytes}")
+        return FetchedImage(
+            data=response["Body"].read(),
+            content_type=response.get("ContentType", "application/octet-stream"),
+            etag=response.get("ETag", "").strip('"'),
+        )
 
     def download(self, key: str, path: Path) -> None:
         """Write the object to ``path``, streamed (it never sits whole in memory); NotFound if it is gone."""

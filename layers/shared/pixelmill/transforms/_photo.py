@@ -689,6 +689,7 @@ class PhotoFunction(ImageFunction):
     kind: ClassVar[str] = "photo"
     usable_in_pipeline: ClassVar[bool] = True
     """Whether ``pipeline`` offers this function as a step."""
+    usable_in_urls: ClassVar[bool] = True
 
     auto_orient: bool = Field(
         default=True,

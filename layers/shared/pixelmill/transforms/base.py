@@ -92,6 +92,8 @@ class ImageFunction(BaseModel):
 
     name: ClassVar[str]
     kind: ClassVar[str] = "photo"
+    usable_in_urls: ClassVar[bool] = False
+    """Whether signed image URLs (/img/...) may use this function as a step."""
 
     def run(self, source: bytes, limits: Limits, progress: Progress = no_progress) -> Rendered:
         """Transform ``source`` (the uploaded file's bytes) into a result.

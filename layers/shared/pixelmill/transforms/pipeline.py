@@ -51,6 +51,7 @@ class Pipeline(PhotoFunction):
 
     name: ClassVar[str] = "pipeline"
     usable_in_pipeline: ClassVar[bool] = False
+    usable_in_urls: ClassVar[bool] = False  # an image URL's steps already chain
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

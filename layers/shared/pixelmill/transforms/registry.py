@@ -21,6 +21,9 @@ class FunctionInfo(BaseModel):
     kind: str = Field(description="photo (Pillow) or raster (rasterio)", examples=["photo"])
     description: str
     arguments: dict[str, Any] = Field(description="JSON Schema of function_args")
+    usable_in_urls: bool = Field(
+        default=False, description="Whether signed image URLs (POST /api/urls/) can use it as a step"
+    )
 
 
 def field_errors(error: ValidationError, prefix: str) -> list[FieldError]:
@@ -102,6 +105,7 @@ class FunctionRegistry:
                 kind=cls.kind,
                 description=(inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " "),
                 arguments=cls.model_json_schema(),
+                usable_in_urls=cls.usable_in_urls,
             )
             for cls in self
         ]

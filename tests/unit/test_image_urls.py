@@ -1,0 +1,197 @@
+"""Signed image URLs: the step grammar, the signature and the Accept negotiation."""
+
+from __future__ import annotations
+
+import hmac
+
+import pytest
+
+from pixelmill.errors import InvalidRequest, InvalidSignature
+from pixelmill.logic.image_urls import check_steps, negotiate_format, sign, url_pipeline, verify
+from pixelmill.models.image_url import (
+    MAX_URL_STEPS,
+    ImagePath,
+    UrlStep,
+    UrlStepCreate,
+    parse_image_path,
+    url_value,
+)
+from pixelmill.transforms import registry
+from pixelmill.transforms.convert import Convert
+from pixelmill.transforms.resize import Resize
+
+OWNER = "AIDAALICE000000000001"
+IMAGE = "0197e45a-8fc5-7848-9c9f-56cc0ae0a087"
+KEY = b"k" * 64
+
+
+def signed(steps: str, expires: int | None = None) -> str:
+    return (f"expires:{expires}/" if expires is not None else "") + f"{steps}/{OWNER}/{IMAGE}"
+
+
+def test_steps_parse_into_names_and_text_arguments() -> None:
+    path = parse_image_path(signed("resize:width=800,fit=cover/grayscale/convert:format=webp", expires=1767225600))
+    assert path.owner == OWNER
+    assert path.image_id == IMAGE
+    assert path.expires == 1767225600
+    assert path.steps == (
+        UrlStep("resize", {"width": "800", "fit": "cover"}),
+        UrlStep("grayscale"),
+        UrlStep("convert", {"format": "webp"}),
+    )
+
+
+def test_formatting_reads_back_the_same_path_with_escapes() -> None:
+    # Given a value with every separator in it
+    path = ImagePath(OWNER, IMAGE, (UrlStep("convert", {"format": "a,b/c=d:e%"}),), expires=5)
+    text = path.format()
+    # Then the separators are percent-encoded and parsing gives the value back
+    assert text == f"expires:5/convert:format=a%2Cb%2Fc%3Dd%3Ae%25/{OWNER}/{IMAGE}"
+    assert parse_image_path(text) == path
+
+
+@pytest.mark.parametrize(
+    ("steps", "field"),
+    [
+        ("resize:width", "steps[0]"),  # no value
+        ("resize:width=800,width=900", "steps[0].width"),  # repeated key
+        ("Resize:width=800", "steps[0]"),  # names are lower case
+        ("resize:width=8 0", "steps[0]"),  # unescaped space
+        ("resize:width=%FF", "steps[0].width"),  # not UTF-8
+        ("resize:", "steps[0]"),
+    ],
+)
+def test_malformed_steps_are_refused_naming_the_step(steps: str, field: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        parse_image_path(signed(steps))
+    assert refused.value.errors[0].field == field
+
+
+def test_too_many_steps_and_bad_owner_or_image_are_refused() -> None:
+    with pytest.raises(InvalidRequest, match="at most"):
+        parse_image_path(signed("/".join(["grayscale"] * (MAX_URL_STEPS + 1))))
+    with pytest.raises(InvalidRequest, match="owner"):
+        parse_image_path(f"grayscale/not-a-tenant/{IMAGE}")
+    with pytest.raises(InvalidRequest, match="image_id"):
+        parse_image_path(f"grayscale/{OWNER}/secrets")
+    with pytest.raises(InvalidRequest, match="expires"):
+        parse_image_path(signed("grayscale").replace("grayscale", "expires:soon/grayscale"))
+
+
+def test_steps_are_checked_by_the_catalogs_models() -> None:
+    pipeline = url_pipeline(parse_image_path(signed("resize:width=800,upscale=true/convert:format=webp")).steps, "jpeg")
+    resize, convert = pipeline.functions
+    assert isinstance(resize, Resize)
+    assert isinstance(convert, Convert)
+    assert (resize.width, resize.upscale, convert.format) == (800, True, "webp")
+    for steps, field in [
+        ("resize:width=0", "steps[0].width"),
+        ("nosuch", "steps[0]"),
+        ("change_projection:target_srs=EPSG%3A3857", "steps[0]"),  # raster
+        ("pipeline", "steps[0]"),
+        ("resize:width=800,colour=red", "steps[0].colour"),
+    ]:
+        with pytest.raises(InvalidRequest) as refused:
+            check_steps(parse_image_path(signed(steps)))
+        assert refused.value.errors[0].field == field, steps
+
+
+def test_auto_format_must_suit_every_format_it_may_become() -> None:
+    check_steps(parse_image_path(signed("convert:format=auto,quality=70")))
+    with pytest.raises(InvalidRequest, match="lossless"):
+        check_steps(parse_image_path(signed("convert:format=auto,lossless=true")))
+
+
+def test_the_catalog_marks_what_urls_can_use() -> None:
+    usable = {info.name: info.usable_in_urls for info in registry.catalog()}
+    assert usable["resize"]
+    assert usable["convert"]
+    assert usable["grayscale"]
+    assert not usable["pipeline"]
+    assert not usable["change_projection"]
+    assert not usable["raster_info"]
+
+
+def test_url_values_are_scalars_only() -> None:
+    assert url_value(True, "x") == "true"
+    assert url_value(800, "x") == "800"
+    assert url_value(0.5, "x") == "0.5"
+    for value in ([1, 2], {"a": 1}, ""):
+        with pytest.raises(InvalidRequest):
+            url_value(value, "steps[0].x")
+
+
+# ---------------------------------------------------------------- signing
+
+
+def test_a_signature_verifies_with_its_key_only() -> None:
+    text = signed("resize:width=800")
+    signature = sign(text, KEY)
+    assert len(signature) == 43
+    assert "=" not in signature
+    verify(signature, text, [KEY], now=0)
+    verify(signature, text, [b"new" * 20, KEY], now=0)  # the previous key, after a rotation
+    for wrong_signature, wrong_text, keys in [
+        ("", text, [KEY]),
+        (signature, signed("resize:width=801"), [KEY]),
+        (signature, text, [b"other"]),
+        (signature[:-1] + ("A" if signature[-1] != "A" else "B"), text, [KEY]),
+    ]:
+        with pytest.raises(InvalidSignature, match="missing or wrong"):
+            verify(wrong_signature, wrong_text, keys, now=0)
+
+
+def test_the_expiry_is_signed_and_enforced() -> None:
+    text = signed("grayscale", expires=1000)
+    signature = sign(text, KEY)
+    verify(signature, text, [KEY], now=999)
+    with pytest.raises(InvalidSignature, match="expired"):
+        verify(signature, text, [KEY], now=1000)
+    # Moving the expiry breaks the signature.
+    with pytest.raises(InvalidSignature, match="missing or wrong"):
+        verify(signature, signed("grayscale", expires=99999), [KEY], now=999)
+
+
+def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a record of every comparison verify makes
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def recording(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recording)  # the module image_urls calls it from
+    text = signed("grayscale")
+    # When a wrong signature is checked against two keys
+    with pytest.raises(InvalidSignature):
+        verify("x" * 43, text, [KEY, b"other"], now=0)
+    # Then each key was compared with compare_digest, none skipped and no == on the strings
+    assert [a for a, _ in calls] == [sign(text, KEY).encode(), sign(text, b"other").encode()]
+
+
+# ---------------------------------------------------------------- Accept
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "avif"),  # Chrome
+        ("image/webp,*/*", "webp"),
+        ("image/avif;q=0,image/webp", "webp"),
+        ("IMAGE/WEBP", "webp"),
+        ("image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5", "jpeg"),  # Safari before AVIF
+        ("*/*", "jpeg"),
+        ("", "jpeg"),
+        (None, "jpeg"),
+        ("image/webp;q=abc", "jpeg"),
+    ],
+)
+def test_auto_format_follows_accept(accept: str | None, expected: str) -> None:
+    assert negotiate_format(accept) == expected
+
+
+def test_json_arguments_keep_their_types_on_the_way_to_the_url() -> None:
+    # 1 stays a number and true a boolean (a union tried left to right would swap them)
+    step = UrlStepCreate.model_validate({"function_type": "resize", "function_args": {"width": 1, "upscale": True}})
+    assert [url_value(value, key) for key, value in step.function_args.items()] == ["1", "true"]
