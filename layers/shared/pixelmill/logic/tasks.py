@@ -12,7 +12,7 @@ from pixelmill.models.ids import INCOMING_PREFIX, UPLOADS_PREFIX, image_key, is_
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
 from pixelmill.observability import MetricUnit, bind_task, count_task, logger, task_metrics
 from pixelmill.settings import Settings
-from pixelmill.transforms import registry
+from pixelmill.transforms import Limits, registry
 
 # The longest a task stays unfinished: TaskQueue keeps its message 4 days (MessageRetentionPeriod
 # in template.yaml; a test keeps them in step), then minutes of processing; plus a day of margin.
@@ -40,7 +40,7 @@ def create_task(
     forever as ``new``. ``task_id`` is given when the id is derived from where
     the request came from (an upload): TaskExists if that task was already created.
     """
-    function = registry.parse(request.function_type, request.function_args)
+    function = registry.parse(request.function_type, request.function_args, Limits.from_settings(settings))
     stored = owned_image(request.image_id, owner, stores)
     if stored is None:
         raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")

@@ -21,6 +21,7 @@ changes the size, which size it makes (``output_size``).
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -29,10 +30,17 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar
 
-from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 from pydantic import Field
 
-from pixelmill.errors import ImageTooLarge, PixelmillError, ProcessingError, UnsupportedImage
+from pixelmill.errors import (
+    ImageTooLarge,
+    LimitExceeded,
+    PixelmillError,
+    ProcessingError,
+    UnsupportedImage,
+    readable,
+)
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, no_progress
 
 Size = tuple[int, int]
@@ -250,8 +258,15 @@ def _decoding(fmt: str) -> Iterator[None]:
         yield
     except (PixelmillError, MemoryError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise
+    except UnidentifiedImageError:  # its text holds the repr of the file object
+        raise UnsupportedImage(
+            f"the {fmt} image could not be decoded: Pillow does not recognise its content as {fmt} (damaged or "
+            "mislabelled)"
+        ) from None
     except Exception as error:  # Pillow's plugins raise many types for broken files
-        raise UnsupportedImage(f"the {fmt} image could not be decoded: {error}") from None
+        raise UnsupportedImage(
+            f"the {fmt} image could not be decoded: {readable(error, 'its data is damaged')}"
+        ) from None
 
 
 def open_image(source: bytes, limits: Limits) -> ImageFile.ImageFile:
@@ -344,8 +359,79 @@ def _check_pixels(size: Size, frame_count: int, limits: Limits, what: str) -> No
     width, height = size
     if width * height * frame_count > limits.max_output_pixels:
         frames = f" × {frame_count} frames" if frame_count > 1 else ""
-        raise ImageTooLarge(
-            f"{what} would be {width}×{height} pixels{frames}, over the limit of {limits.max_output_pixels:,}"
+        raise LimitExceeded(
+            "output_pixels_limit",
+            f"{what} would be {width}×{height} pixels{frames}, over the limit of {limits.max_output_pixels:,} "
+            "(MaxOutputPixels)",
+        )
+
+
+def check_work(made: list[Size], frame_count: int, limits: Limits, source: Size | None = None) -> None:
+    """Refuse a task whose images (the decoded ``source`` when known, then every image
+    in ``made``) add up to more than ``max_task_work_pixels`` over its frames."""
+    pixels = sum(width * height for width, height in ([source] if source else []) + made) * frame_count
+    if pixels > limits.max_task_work_pixels:
+        steps = f"{len(made)} images made" if len(made) > 1 else "the result"
+        frames = f" × {frame_count} frames" if frame_count > 1 else ""
+        raise LimitExceeded(
+            "task_work_limit",
+            f"the task would make {pixels:,} pixels ({'the source and ' if source else ''}{steps}{frames}), "
+            f"over the limit of {limits.max_task_work_pixels:,} per task (MaxTaskWorkPixels)",
+        )
+
+
+def check_radius(function: str, radius: float, size: Size) -> None:
+    """Refuse a filter ``radius`` (in pixels) larger than the shorter side of the image it applies to."""
+    if radius > min(size):
+        raise LimitExceeded(
+            "filter_radius_limit",
+            f"the {function} radius {radius:g} is larger than the {size[0]}×{size[1]} image it applies to: "
+            f"at most its shorter side, {min(size)} pixels",
+        )
+
+
+_WORKING_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK"})
+
+
+def bytes_per_pixel(mode: str) -> int:
+    """Bytes Pillow keeps per pixel of ``mode``: 1 for 1-byte modes, 2 for 16-bit grey,
+    4 for 32-bit integers and floats and for every multi-band mode (RGB is held as 4)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def memory_needed(mode: str, decoded: Size, made: list[Size], frame_count: int) -> int:
+    """An estimate, in decoded bytes, of the memory a photo task needs: the source as
+    decoded (at its own depth), the copies converting it to a working mode makes, the
+    largest image a step reads and writes at once (at 4 bytes a pixel), and the frames
+    of an animation kept until they are encoded."""
+    pixels = decoded[0] * decoded[1]
+    source = pixels * bytes_per_pixel(mode)
+    if mode.startswith("I") or mode == "F":
+        conversion = pixels * 9  # 32-bit integers, scaled to 8 bits by a point table, then grey
+    elif mode not in _WORKING_MODES:
+        conversion = pixels * 4
+    else:
+        conversion = 0
+    sizes = [decoded, *made]
+    step = max(4 * (a[0] * a[1] + b[0] * b[1]) for a, b in itertools.pairwise(sizes)) if made else 0
+    kept = 4 * made[-1][0] * made[-1][1] * (frame_count - 1) if made else 0
+    return source + conversion + step + kept
+
+
+def check_memory(mode: str, decoded: Size, made: list[Size], frame_count: int, limits: Limits) -> None:
+    """Refuse a photo task whose ``memory_needed`` is over ``task_memory_bytes``."""
+    needed = memory_needed(mode, decoded, made, frame_count)
+    if needed > limits.task_memory_bytes:
+        mib = 1024 * 1024
+        raise LimitExceeded(
+            "task_memory_limit",
+            f"the task would need about {needed // mib:,} MiB ({decoded[0]}×{decoded[1]} pixels of mode {mode} "
+            f"at {bytes_per_pixel(mode)} bytes each, and the images made from them), over the limit of "
+            f"{limits.task_memory_bytes // mib:,} MiB (TaskMemoryMiB)",
         )
 
 
@@ -581,7 +667,10 @@ def encode(frames: Frames, fmt: OutputFormat, options: dict[str, Any], metadata:
     except (MemoryError, PixelmillError):
         raise
     except Exception as error:  # an encoder refusing its input will refuse it again on retry
-        raise ProcessingError(f"the result could not be written as {fmt.name}: {error}", code="encode_failed") from None
+        reason = readable(error, "the encoder refused the image")
+        raise ProcessingError(
+            f"the result could not be written as {fmt.name}: {reason}", code="encode_failed"
+        ) from None
     return buffer.getvalue()
 
 
@@ -644,10 +733,39 @@ class PhotoFunction(ImageFunction):
         May raise ProcessingError when the arguments cannot fit the image."""
         return size
 
-    def intermediate_sizes(self, size: Size) -> list[Size]:
-        """Sizes of images made on the way to the result (a pipeline's steps),
-        held to ``max_output_pixels`` like the result itself (default: none)."""
-        return []
+    def step_sizes(self, size: Size) -> list[Size]:
+        """The size of every image this function makes from an upright source of
+        ``size``, in order, the result last (a pipeline makes one per step); all
+        are held to the work bounds. May raise ProcessingError when the arguments
+        cannot fit the image (``check_size``)."""
+        self.check_size(size)
+        return [self.output_size(size)]
+
+    def check_size(self, size: Size) -> None:
+        """Refuse arguments out of proportion with an image of ``size`` (a filter
+        radius larger than the image) with LimitExceeded (default: none)."""
+
+    def fixed_size(self) -> Size | None:
+        """The result's size when the arguments alone decide it, whatever the
+        source (default: None, it depends on the source)."""
+        return None
+
+    def sizes_from_arguments(self) -> list[Size]:
+        """The sizes of the images this function makes that its arguments alone decide."""
+        fixed = self.fixed_size()
+        return [fixed] if fixed is not None else []
+
+    def check_arguments(self, limits: Limits) -> None:
+        """Refuse, before any source is seen, results and work over the bounds that
+        the arguments alone decide (a resize to a fixed box, a crop, a pipeline's
+        steps from there on)."""
+        made = self.sizes_from_arguments()
+        if not made:
+            return
+        for size in made[:-1]:
+            _check_pixels(size, 1, limits, "an intermediate image")
+        _check_pixels(made[-1], 1, limits, "the result")
+        check_work(made, 1, limits)
 
     def draft_size(self, size: Size) -> Size | None:
         """The smallest size an upright source of ``size`` may be decoded at
@@ -683,14 +801,19 @@ class PhotoFunction(ImageFunction):
         full_size = oriented_size(image.size, orientation)
         fmt = OUTPUT_FORMATS[self.output_format(source_format)]
         frame_count = animation_frames(image) if fmt.animation else 1
-        for size in self.intermediate_sizes(full_size):
+        made = self.step_sizes(full_size)
+        for size in made[:-1]:
             _check_pixels(size, frame_count, limits, "an intermediate image")
-        self._check_output(self.output_size(full_size), frame_count, fmt, limits)
+        self._check_output(made[-1], frame_count, fmt, limits)
 
         icc = _as_bytes(image.info.get("icc_profile"))
         metadata = self._metadata(image, icc)
         profile = _load_profile(icc) if self.to_srgb else None
         reduced = self._shrink_on_load(image, full_size, orientation)
+        # After shrink-on-load: what is decoded is what costs (draft sets the size and mode).
+        decoded = oriented_size(image.size, orientation)
+        check_work(made, frame_count, limits, decoded)
+        check_memory(image.mode, decoded, made, frame_count, limits)
         frames = Frames(loop=image.info.get("loop"))
         reported = 0
         for index in range(frame_count):

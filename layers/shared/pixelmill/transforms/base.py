@@ -32,6 +32,12 @@ class Limits:
     """Largest raster, source or result, as width × height × bands."""
     raster_memory_bytes: int
     """Working memory a raster function may use for pixels: it works window by window within it."""
+    max_task_work_pixels: int
+    """Most pixels a photo task may make: decoded source and every image made on the way."""
+    task_memory_bytes: int
+    """Memory a task may use, counted in decoded bytes."""
+    max_raster_growth: int
+    """How many times the source's pixels a raster result may have."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -43,6 +49,9 @@ class Limits:
             allowed_input_formats=settings.allowed_input_formats,
             max_raster_pixels=settings.max_raster_pixels,
             raster_memory_bytes=settings.raster_memory_mib * MIB,
+            max_task_work_pixels=settings.max_task_work_pixels,
+            task_memory_bytes=settings.task_memory_mib * MIB,
+            max_raster_growth=settings.max_raster_growth,
         )
 
 
@@ -103,6 +112,10 @@ class ImageFunction(BaseModel):
         returns a RenderedFile. The default runs ``run`` on the file's bytes.
         """
         return self.run(source.read_bytes(), limits, progress)
+
+    def check_arguments(self, limits: Limits) -> None:
+        """Refuse, from the arguments alone, work over ``limits`` (LimitExceeded):
+        called at the API, where the source is not known yet (default: nothing to check)."""
 
     @classmethod
     def on_registry_closed(cls, registry: Any) -> None:

@@ -8,7 +8,7 @@ from PIL import Image, ImageFilter
 from pydantic import ConfigDict, Field
 
 from pixelmill.transforms import registry
-from pixelmill.transforms._photo import PhotoFunction
+from pixelmill.transforms._photo import PhotoFunction, Size, check_radius
 
 PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
 
@@ -23,6 +23,10 @@ class Blur(PhotoFunction):
     radius: float = Field(
         default=2, ge=0.1, le=100, description="Standard deviation of the Gaussian, in pixels.", examples=[2]
     )
+
+    def check_size(self, size: Size) -> None:
+        """Refuse a radius larger than the image's shorter side: it costs as much and does nothing more."""
+        check_radius("blur", self.radius, size)
 
     def apply(self, image: Image.Image) -> Image.Image:
         """``image`` blurred; with alpha, blurred premultiplied so that the

@@ -40,6 +40,10 @@ class Crop(PhotoFunction):
             )
         return self.width, self.height
 
+    def fixed_size(self) -> Size | None:
+        """The rectangle's size (or the crop fails)."""
+        return self.width, self.height
+
     def apply(self, image: Image.Image) -> Image.Image:
         """The rectangle of ``image``."""
         self.output_size(image.size)  # checked again: a late EXIF orientation may have turned the image

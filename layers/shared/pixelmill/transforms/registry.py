@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from pixelmill.errors import FieldError, InvalidRequest
-from pixelmill.transforms.base import ImageFunction
+from pixelmill.errors import FieldError, InvalidRequest, ProcessingError
+from pixelmill.transforms.base import ImageFunction, Limits
 
 F = TypeVar("F", bound=type[ImageFunction])
 
@@ -72,11 +72,13 @@ class FunctionRegistry:
         """The class registered as ``name``; KeyError if there is none."""
         return self._functions[name]
 
-    def parse(self, name: str, args: dict[str, Any]) -> ImageFunction:
-        """Validate ``args`` for function ``name``.
+    def parse(self, name: str, args: dict[str, Any], limits: Limits | None = None) -> ImageFunction:
+        """Validate ``args`` for function ``name``, and against ``limits`` when given
+        (the work the arguments alone decide: see ``ImageFunction.check_arguments``).
 
         Raises InvalidRequest naming ``function_type`` for an unknown name and
-        ``function_args.<field>`` for each bad argument.
+        ``function_args.<field>`` for each bad argument, ``function_args`` for
+        arguments asking for work over a limit.
         """
         cls = self._functions.get(name)
         if cls is None:
@@ -84,10 +86,16 @@ class FunctionRegistry:
                 "function_type", f"unknown function {name!r}; one of: {', '.join(self.names())}"
             )
         try:
-            return cls.model_validate(args)
+            function = cls.model_validate(args)
         except ValidationError as error:
             errors = field_errors(error, "function_args")
             raise InvalidRequest("; ".join(f"{e.field}: {e.message}" for e in errors), errors) from None
+        if limits is not None:
+            try:
+                function.check_arguments(limits)
+            except ProcessingError as error:  # over a limit, or a step that cannot fit the one before
+                raise InvalidRequest.for_field("function_args", error.message) from None
+        return function
 
     def catalog(self) -> list[FunctionInfo]:
         """Name, description and argument JSON Schema of every function."""

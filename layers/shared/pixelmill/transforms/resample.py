@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
+from pixelmill.errors import LimitExceeded
 from pixelmill.transforms import registry
 from pixelmill.transforms._raster import (
     GEOTIFF,
@@ -59,6 +60,16 @@ class Resample(RasterFunction):
         if (self.scale is None) == (self.resolution is None):
             raise ValueError("give either scale or resolution")
         return self
+
+    def check_arguments(self, limits: Limits) -> None:
+        """Refuse a ``scale`` whose result would outgrow the source more than ``max_raster_growth`` allows."""
+        if self.scale is not None and self.scale**2 > limits.max_raster_growth:
+            raise LimitExceeded(
+                "raster_growth_limit",
+                f"scale {self.scale:g} would make {self.scale**2:,.0f} times the source's pixels, over the limit of "
+                f"{limits.max_raster_growth} times (MaxRasterGrowth; a scale of at most "
+                f"{limits.max_raster_growth**0.5:g})",
+            )
 
     def grid(self, source: DatasetReader) -> Grid:
         """The resampled grid: same CRS, same origin, the new pixel size."""

@@ -92,6 +92,12 @@ class Resize(PhotoFunction):
         """The planned size."""
         return self.plan(size)[0]
 
+    def fixed_size(self) -> Size | None:
+        """The box itself, for ``fill`` and ``cover`` to both a width and a height with ``upscale``."""
+        if self.width and self.height and self.upscale and self.fit in ("fill", "cover"):
+            return self.width, self.height
+        return None
+
     def draft_size(self, size: Size) -> Size | None:
         """The whole source scaled as its planned region is: enough for full quality."""
         target, (left, top, right, bottom) = self.plan(size)

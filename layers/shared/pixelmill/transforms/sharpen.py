@@ -8,7 +8,7 @@ from PIL import Image, ImageFilter
 from pydantic import ConfigDict, Field
 
 from pixelmill.transforms import registry
-from pixelmill.transforms._photo import PhotoFunction
+from pixelmill.transforms._photo import PhotoFunction, Size, check_radius
 
 
 @registry.register
@@ -31,6 +31,10 @@ class Sharpen(PhotoFunction):
     threshold: int = Field(
         default=3, ge=0, le=255, description="Smallest brightness difference that is sharpened.", examples=[3]
     )
+
+    def check_size(self, size: Size) -> None:
+        """Refuse a radius larger than the image's shorter side: it costs as much and does nothing more."""
+        check_radius("sharpen", self.radius, size)
 
     def apply(self, image: Image.Image) -> Image.Image:
         """``image`` sharpened; its alpha channel, if any, is left as it is."""
