@@ -61,7 +61,7 @@ def in_memory_reproject(source: Path, destination: Path, target: str) -> None:
 
 def main() -> None:
     os.environ.setdefault("GDAL_NUM_THREADS", "ALL_CPUS")
-    limits = Limits(1, 1, 1, frozenset(), 10**12, 512 * MIB)
+    limits = Limits(1, 1, 1, frozenset(), 10**12, 512 * MIB, 1, 2**40, 1000)
     print(f"pixelmill raster benchmark: median of {ROUNDS} interleaved rounds; ratio = baseline / pixelmill")  # noqa: T201
     with tempfile.TemporaryDirectory() as directory:
         work = Path(directory)

@@ -203,6 +203,29 @@ def png_header_bytes(width: int = 50_000, height: int = 50_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
 
 
+def float_tiff_header_bytes(width: int, height: int) -> bytes:
+    """A crafted little-endian TIFF whose header claims ``width``×``height`` float32
+    samples (Pillow's mode F, 4 bytes a pixel) in one deflated strip it does not
+    hold: only a check made before decoding can refuse it."""
+    entries = [  # (tag, type: 3 SHORT / 4 LONG, value)
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 32),  # bits per sample
+        (259, 3, 8),  # deflate
+        (262, 3, 1),  # black is zero
+        (273, 4, 8),  # the strip's offset
+        (277, 3, 1),  # one sample per pixel
+        (278, 4, height),  # rows per strip
+        (279, 4, 690_000),  # the strip's size
+        (339, 3, 3),  # IEEE floating point
+    ]
+    fields = b"".join(
+        struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+        for tag, kind, value in entries
+    )
+    return b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries)) + fields + struct.pack("<I", 0)
+
+
 # ---------------------------------------------------------------- colour profiles
 
 

@@ -27,7 +27,7 @@ from pixelmill.transforms import Limits
 from tests.rastergen import write_raster
 
 source, name, args, budget, max_pixels = sys.argv[1:6]
-limits = Limits(1, 1, 1, frozenset(), int(max_pixels), int(budget))
+limits = Limits(1, 1, 1, frozenset(), int(max_pixels), int(budget), 1, 2**40, 1000)
 if name == IN_MEMORY:
     function = InMemoryReprojection(json.loads(args)["target_srs"])
 else:

@@ -81,7 +81,12 @@ def write_raster(
     if driver == "GTiff":
         profile.update(tiled=True, blockxsize=256, blockysize=256, compress="deflate")
     profile.update(options)
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dataset:
+    # One thread: GDAL's thread pools do not survive a fork, and the worker forks each transform
+    # from the process that calls this (pixelmill.logic.isolation).
+    with (
+        rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_NUM_THREADS="1"),
+        rasterio.open(path, "w", **profile) as dataset,
+    ):
         if descriptions:
             for index, description in enumerate(descriptions, start=1):
                 dataset.set_band_description(index, description)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
+from pixelmill.logic.lease import BatchLease
 from pixelmill.logic.processing import TaskDeferred, process_task
 from pixelmill.observability import bind_task, logger, publish_metrics, tracer, unbind_task
 from pixelmill.settings import get_settings
@@ -26,9 +28,28 @@ SAFETY_MARGIN_SECONDS = 10.0
 outcomes: Counter[str] = Counter()
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+def record_handler(
+    record: SQSRecord, lambda_context: LambdaContext | None = None, lease: BatchLease | None = None
+) -> None:
     """Process one message; raising returns it to the queue (and, in the end, the DLQ)."""
     unbind_task()  # a bad body must not be logged under the previous record's task
+    try:
+        _handle(record, lambda_context)
+    except TaskDeferred:
+        if lease is not None:  # not reached before this invocation's deadline: another worker takes it now
+            lease.release(record.receipt_handle)
+        raise
+    except Exception:
+        if lease is not None:  # back after the queue's own visibility timeout, as any failed delivery
+            lease.retry_later(record.receipt_handle)
+        raise
+    finally:
+        if lease is not None:
+            lease.finish(record.receipt_handle)
+
+
+def _handle(record: SQSRecord, lambda_context: LambdaContext | None) -> None:
+    """One message to the worker's logic, counted by how it ended for the batch's line."""
     try:
         message = TaskMessage.model_validate_json(record.body)
     except ValueError:
@@ -66,10 +87,12 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     unbind_task()
     outcomes.clear()
+    receipts = [record["receiptHandle"] for record in event.get("Records", [])]
     try:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        with BatchLease(get_stores().queue, receipts, get_settings().task_visibility_seconds) as lease:
+            return process_partial_response(
+                event=event, record_handler=partial(record_handler, lease=lease), processor=processor, context=context
+            )
     finally:
         unbind_task()
         # Tasks by how they ended: done, failed (for good), retried (back to the queue), deferred,

@@ -1,4 +1,5 @@
-"""SweeperFunction: on a schedule, fail the tasks whose messages reached the dead-letter queue."""
+"""SweeperFunction: on a schedule, fail the tasks whose messages reached the dead-letter queue
+or expired unreceived."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
-from pixelmill.logic.processing import fail_dead_lettered_tasks
+from pixelmill.logic.processing import fail_dead_lettered_tasks, fail_expired_tasks
 from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
 from pixelmill.settings import get_settings
 
@@ -18,5 +19,6 @@ from pixelmill.settings import get_settings
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     unbind_task()
     failed = fail_dead_lettered_tasks(get_stores(), get_settings())
-    logger.info("sweep done", extra={"failed": failed})
-    return {"failed": failed}
+    expired = fail_expired_tasks(get_stores())
+    logger.info("sweep done", extra={"failed": failed, "expired": expired})
+    return {"failed": failed, "expired": expired}

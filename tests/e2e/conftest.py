@@ -25,6 +25,8 @@ from pixelmill_cli.client import SigV4
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60
+VISIBILITY = 10
+"""TaskVisibilitySeconds of the shared stack."""
 
 
 def free_port() -> int:
@@ -142,8 +144,9 @@ def archived_upload(stack: RunningStack, data: bytes) -> str:
 
 @contextmanager
 def redelivered_at_once(stack: RunningStack) -> Iterator[Any]:
-    """TaskQueue redelivers a failed message at once (the template's visibility timeout is 30 min),
-    as an operator could set it; the SQS client is yielded."""
+    """TaskQueue redelivers a failed message at once (the template's visibility timeout is 300 s,
+    the retry delay the worker gives a failed delivery), as an operator could set it; the SQS
+    client is yielded."""
     sqs = stack.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="pixelmill-taskqueue")["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
@@ -151,7 +154,7 @@ def redelivered_at_once(stack: RunningStack) -> Iterator[Any]:
     try:
         yield sqs
     finally:
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "1800"})
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "300"})
 
 
 def start_stack(
@@ -195,7 +198,10 @@ def start_stack(
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(tmp_path_factory.mktemp("stack") / "stack.log")
+    # A short visibility (the default is a minute) so that a killed worker's batch comes back quickly.
+    stack = start_stack(
+        tmp_path_factory.mktemp("stack") / "stack.log", "--parameter-overrides", f"TaskVisibilitySeconds={VISIBILITY}"
+    )
     yield stack
     status = stack.stop()
     assert status == 0, stack.log()

@@ -160,16 +160,20 @@ def test_processor_sets_gdal_from_its_environment_within_its_memory(template: Te
     )
 
 
-def test_queue_visibility_timeout_is_six_times_the_consumer_timeout(template: Template) -> None:
+def test_queue_visibility_timeout_is_the_consumer_timeout_and_the_heartbeat_shorter(template: Template) -> None:
     # Given each function fed by an SQS queue
     consumers = 0
     for logical_id, properties in functions(template).items():
         for event in _sqs_events(template, logical_id):
             consumers += 1
             queue_id, _ = getatt_target(event["Queue"]) or ("?", "")
-            # Then the queue hides a message for at least 6 x the function's timeout (AWS's rule)
+            # Then the queue hides a message for at least the function's timeout (AWS refuses the event
+            # source otherwise), and no longer: a failed delivery is retried after it
             visibility = _properties(template, queue_id)["VisibilityTimeout"]
-            assert visibility >= 6 * properties["Timeout"], f"{queue_id} {visibility} s vs {logical_id}"
+            assert visibility == properties["Timeout"], f"{queue_id} {visibility} s vs {logical_id}"
+            # And the worker's own visibility (its heartbeat) is shorter, so that a dead worker costs less
+            assert _default(template, "TaskVisibilitySeconds") < visibility
+            assert template["Parameters"]["TaskVisibilitySeconds"]["MaxValue"] <= visibility
     assert consumers == 1
 
 
@@ -672,6 +676,17 @@ def test_limit_parameters_and_their_defaults(template: Template) -> None:
     }
     assert {name: _default(template, name) for name in defaults} == defaults
     assert template["Parameters"]["AllowedInputFormats"]["Default"] == "JPEG,PNG,WEBP,GIF,TIFF,BMP,AVIF,HEIF,JPEG2000"
+
+
+def test_the_sweeper_may_scan_the_index_of_unfinished_tasks_and_nothing_more(template: Template) -> None:
+    # Given the sweeper's own statements
+    policies = functions(template)["SweeperFunction"]["Policies"]
+    statements = [statement for policy in policies for statement in policy.get("Statement", [])]
+    # Then it scans only the sparse index the task store reads unfinished tasks from (expired messages)
+    scans = [statement for statement in statements if "dynamodb:Scan" in str(statement["Action"])]
+    assert [statement["Resource"] for statement in scans] == [{"Fn::Sub": "${TasksTable.Arn}/index/ByOwnerUnfinished"}]
+    source = (Path(__file__).resolve().parents[2] / "layers/shared/pixelmill/dal/tasks.py").read_text()
+    assert '"IndexName": "ByOwnerUnfinished"' in source
 
 
 # ---------------------------------------------------------------- signed image URLs

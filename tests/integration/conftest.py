@@ -195,6 +195,19 @@ class Stack:
         image_id: str = upload["image_id"]
         return image_id
 
+    def create_task(self, image_id: str, function_type: str, function_args: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/tasks/ as the client does; the task as answered."""
+        body = {"image_id": image_id, "function_type": function_type, "function_args": function_args}
+        response = self.api.post("/api/tasks/", json_body=body)
+        assert response.status == 200, response.body
+        task: dict[str, Any] = response.json()
+        return task
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        """GET /api/tasks/{task_id}/: the task as the client sees it."""
+        task: dict[str, Any] = self.api.get(f"/api/tasks/{task_id}/").json()
+        return task
+
     def queue_depth(self, url: str) -> int:
         attributes = boto3.client("sqs").get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]

@@ -50,7 +50,7 @@ def _result_keys(stack: Stack) -> list[str]:
 
 
 def _redeliver_at_once(stack: Stack) -> None:
-    """Make failed messages visible again immediately (the template's timeout is 30 min)."""
+    """Make failed messages visible again immediately (the template's timeout is 300 s)."""
     boto3.client("sqs").set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
 
 
@@ -327,16 +327,16 @@ def test_delete_after_done_removes_the_result(stack: Stack) -> None:
 
 
 def test_cancel_while_processing_leaves_no_result(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a task deleted by its client while the worker transforms it
+    # Given a task deleted by its client while the worker has it (after the download, before
+    # the transform's first cancel check: it finishes and stores its result)
     task = _create(stack, stack.upload(_jpeg()), width=32)
-    resize = type(registry.load("resize", {"width": 32}))
-    real_run = resize.run
+    real_download = ImageStore.download
 
-    def run_then_cancelled(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def download_then_cancelled(self: ImageStore, key: str, path: Path) -> None:
+        real_download(self, key, path)
         assert stack.api.delete(f"/api/tasks/{task['task_id']}/").status == 204
-        return real_run(self, *args, **kwargs)
 
-    monkeypatch.setattr(resize, "run", run_then_cancelled)
+    monkeypatch.setattr(ImageStore, "download", download_then_cancelled)
 
     # When the worker finishes, then it removes what it wrote and the task stays gone
     outcome = stack.process_batch()
@@ -472,7 +472,7 @@ def test_a_transform_that_raises_fails_the_task_at_once_with_the_reason(
     failed = _task(stack, task["task_id"])
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "transform_failed"
-    assert "ValueError: tile cannot extend outside image" in failed["error"]["message"]
+    assert failed["error"]["message"] == "the resize transform failed: tile cannot extend outside image"
 
 
 def test_too_little_time_left_in_the_invocation_defers_the_task_untouched(stack: Stack) -> None:
@@ -530,7 +530,7 @@ def test_tasks_whose_worker_was_killed_every_time_are_failed_by_the_sweeper(stac
     result = stack.sweep()
 
     # Then both tasks are failed with a reason, and the messages stay in the DLQ for inspection
-    assert result == {"failed": 2}
+    assert result == {"failed": 2, "expired": 0}
     for task in (killed, batch_mate):
         failed = _task(stack, task["task_id"])
         assert failed["status"] == "failed"
@@ -539,7 +539,7 @@ def test_tasks_whose_worker_was_killed_every_time_are_failed_by_the_sweeper(stac
     assert stack.queue_depth(stack.dlq_url) == 2
 
     # And a second sweep changes nothing
-    assert stack.sweep() == {"failed": 0}
+    assert stack.sweep() == {"failed": 0, "expired": 0}
 
 
 def test_sweeper_leaves_finished_tasks_and_foreign_dead_letters_alone(stack: Stack) -> None:
@@ -549,5 +549,5 @@ def test_sweeper_leaves_finished_tasks_and_foreign_dead_letters_alone(stack: Sta
     sqs.send_message(QueueUrl=stack.dlq_url, MessageBody=json.dumps({"task_id": task["task_id"]}))
     sqs.send_message(QueueUrl=stack.dlq_url, MessageBody="not a task message")
 
-    assert stack.sweep() == {"failed": 0}
+    assert stack.sweep() == {"failed": 0, "expired": 0}
     assert _task(stack, task["task_id"])["status"] == "done"

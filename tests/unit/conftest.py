@@ -19,4 +19,7 @@ def limits() -> Limits:
         allowed_input_formats=ALL_PHOTO_FORMATS,
         max_raster_pixels=200_000_000,
         raster_memory_bytes=64 * 1024 * 1024,
+        max_task_work_pixels=200_000_000,
+        task_memory_bytes=1024 * 1024 * 1024,
+        max_raster_growth=16,
     )

@@ -7,7 +7,7 @@ NotFound or None, a task id is created once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,9 @@ class MemoryTaskStore:
 
     def count_unfinished(self, owner: str, *, up_to: int) -> int:
         return min(up_to, sum(t.owner == owner and t.status in UNFINISHED_STATUSES for t in self.tasks.values()))
+
+    def unfinished_task_ids(self) -> Iterator[str]:
+        yield from [t.task_id for t in self.tasks.values() if t.status in UNFINISHED_STATUSES]
 
     def page(
         self,
@@ -139,12 +142,20 @@ class MemoryImageStore:
 
 @dataclass
 class MemoryTaskQueue:
-    """Task ids as sent, in order."""
+    """Task ids as sent, in order, and the visibility last set per receipt handle."""
 
     sent: list[str] = field(default_factory=list)
+    visibility: dict[str, int] = field(default_factory=dict)
+    timeout: int = 300
 
     def send(self, task_id: str) -> None:
         self.sent.append(task_id)
+
+    def visibility_timeout(self) -> int:
+        return self.timeout
+
+    def set_visibility(self, receipt_handles: Sequence[str], seconds: int) -> None:
+        self.visibility.update(dict.fromkeys(receipt_handles, seconds))
 
 
 @dataclass

@@ -157,3 +157,12 @@ def test_a_task_id_can_be_derived_from_given_entropy() -> None:
     assert first[:10] == new_task_id(now_ms=1_700_000_000_000)[:10]  # the time part sorts as usual
     with pytest.raises(ValueError, match="10 bytes"):
         new_task_id(entropy=b"short")
+
+
+def test_a_task_id_tells_when_it_was_made() -> None:
+    from datetime import UTC, datetime
+
+    from pixelmill.models.ids import new_task_id, task_id_time
+
+    made = 1_700_000_000_123
+    assert task_id_time(new_task_id(now_ms=made)) == datetime.fromtimestamp(made / 1000, UTC)

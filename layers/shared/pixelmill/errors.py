@@ -3,6 +3,7 @@ decides from them whether a task fails for good or its message is retried."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -104,6 +105,17 @@ class ImageTooLarge(ProcessingError):
     code = "image_too_large"
 
 
+class LimitExceeded(ImageTooLarge):
+    """The work a task asks for is over one of the configured bounds.
+
+    ``code`` names the bound (``output_pixels_limit``, ``task_work_limit`` …) and
+    the message gives the numbers and the deployment parameter that sets it.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code)
+
+
 class UnsupportedImage(ProcessingError):
     """The source is not an image we can decode, or of a format not allowed."""
 
@@ -120,3 +132,36 @@ class TaskTimeout(ProcessingError):
     """The transform ran past the per-task processing timeout."""
 
     code = "timeout"
+
+
+# What a person must never read in a task's error: Python reprs (<_io.BytesIO object at 0x…>),
+# memory addresses and paths of the worker's own files.
+_REPR = re.compile(r"<[^<>]*(?:\bobject\b|\bat 0x)[^<>]*>")
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_PATH = re.compile(r"""['"]?(?<![\w.])(?:/[\w.+-]+){2,}/?['"]?""")
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+_SPACE = re.compile(r"\s+")
+
+MAX_REASON_LENGTH = 300
+
+_READABLE = (OSError, SyntaxError, EOFError, ValueError, RuntimeError)
+"""Errors whose text is a sentence (Pillow's "image file is truncated" …); the others'
+(KeyError, struct.error, TypeError …) is Python's own and says nothing to a user."""
+
+
+def readable(error: BaseException, fallback: str, *, sentence: bool = False) -> str:
+    """A reason a person can read for ``error``: its text without reprs, addresses or
+    file paths when it is one of the errors whose text is a sentence (or ``sentence``
+    says it is, e.g. an AWS error), else ``fallback``."""
+    if isinstance(error, PixelmillError):
+        return error.message
+    if not (sentence or isinstance(error, _READABLE)):
+        return fallback
+    text = _ERRNO.sub("", str(error))
+    text = _REPR.sub("the data", text)
+    text = _ADDRESS.sub("", text)
+    text = _PATH.sub("a file", text)
+    text = _SPACE.sub(" ", text).strip(" :;,")
+    if not text or "Traceback" in text:
+        return fallback
+    return text if len(text) <= MAX_REASON_LENGTH else text[: MAX_REASON_LENGTH - 3] + "..."

@@ -33,6 +33,27 @@ class Settings(BaseSettings):
         default=100_000_000, gt=0, description="Largest source image (width × height), checked before decoding."
     )
     max_output_pixels: int = Field(default=50_000_000, gt=0, description="Largest result image (width × height).")
+    max_task_work_pixels: int = Field(
+        default=500_000_000,
+        gt=0,
+        description=(
+            "Most pixels a photo task may make: the decoded source plus every image its steps make "
+            "(a pipeline's steps are summed), times the animation's frames."
+        ),
+    )
+    task_memory_mib: int = Field(
+        default=1536,
+        ge=64,
+        description=(
+            "Memory (MiB) a task's transform may use: a photo task's decoded bytes are estimated before "
+            "decoding (float32 and 16-bit samples count 4 and 2 bytes), and the transform's process is killed above it."
+        ),
+    )
+    max_raster_growth: int = Field(
+        default=16,
+        ge=1,
+        description="How many times the source's pixels (width × height) a raster result may have.",
+    )
     max_animation_frames: int = Field(default=300, gt=0, description="Most frames of an animated source.")
     allowed_input_formats: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "AVIF", "HEIF", "JPEG2000"}),
@@ -54,6 +75,15 @@ class Settings(BaseSettings):
 
     task_timeout_seconds: float = Field(
         default=50.0, gt=0, description="Processing time allowed to one task; below the Lambda timeout."
+    )
+    task_visibility_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=43200,
+        description=(
+            "How long a received task message stays hidden without a heartbeat: the live worker extends it "
+            "every third of this, so a worker that dies costs its tasks about this long."
+        ),
     )
     max_receive_count: int = Field(
         default=3, ge=1, description="SQS receives before a message goes to the DLQ (the redrive policy's count)."

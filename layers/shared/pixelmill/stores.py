@@ -8,7 +8,7 @@ unit tests implement them in memory.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -95,6 +95,9 @@ class TaskStore(Protocol):
     def count_unfinished(self, owner: str, *, up_to: int) -> int:
         """How many of ``owner``'s tasks are unfinished, counted up to ``up_to``."""
 
+    def unfinished_task_ids(self) -> Iterator[str]:
+        """The id of every unfinished task, of every owner (the sweeper's view)."""
+
     def page(
         self,
         owner: str,
@@ -147,10 +150,16 @@ class ImageStore(Protocol):
 
 
 class TaskQueue(Protocol):
-    """The processor's queue of task ids."""
+    """The processor's queue of task ids, and the visibility of the ones received."""
 
     def send(self, task_id: str) -> None:
         """Queue ``task_id`` for processing."""
+
+    def visibility_timeout(self) -> int:
+        """The queue's own visibility timeout: how long a failed delivery waits before its retry."""
+
+    def set_visibility(self, receipt_handles: Sequence[str], seconds: int) -> None:
+        """Hide the received messages of ``receipt_handles`` for ``seconds`` from now (0: visible at once)."""
 
 
 class DeadLetterQueue(Protocol):

@@ -17,6 +17,7 @@ from pixelmill.catalog.convert import Convert
 from pixelmill.catalog.crop import Crop
 from pixelmill.catalog.flip import Flip
 from pixelmill.catalog.grayscale import Grayscale
+from pixelmill.catalog.limits import Limits
 from pixelmill.catalog.normalized_difference import NormalizedDifference
 from pixelmill.catalog.pipeline import Pipeline
 from pixelmill.catalog.raster_info import RasterInfo
@@ -52,4 +53,4 @@ registry = FunctionRegistry(
     }
 )
 
-__all__ = ["FunctionArgs", "FunctionInfo", "FunctionRegistry", "field_errors", "registry"]
+__all__ = ["FunctionArgs", "FunctionInfo", "FunctionRegistry", "Limits", "field_errors", "registry"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from pixelmill.catalog.limits import Limits
     from pixelmill.catalog.registry import FunctionRegistry
 
 
@@ -28,6 +29,10 @@ class FunctionArgs(BaseModel):
     kind: ClassVar[str] = "photo"
     usable_in_urls: ClassVar[bool] = False
     """Whether signed image URLs (/img/...) may use this function as a step."""
+
+    def check_arguments(self, limits: Limits) -> None:
+        """Refuse, from the arguments alone, work over ``limits`` (LimitExceeded):
+        called at the API, where the source is not known yet (default: nothing to check)."""
 
     @classmethod
     def on_registry_closed(cls, registry: FunctionRegistry) -> None:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
-from pixelmill.catalog.photo import PhotoArgs
+from pixelmill.catalog.photo import PhotoArgs, Size, check_radius
 
 
 class Blur(PhotoArgs):
@@ -18,3 +18,7 @@ class Blur(PhotoArgs):
     radius: float = Field(
         default=2, ge=0.1, le=100, description="Standard deviation of the Gaussian, in pixels.", examples=[2]
     )
+
+    def check_size(self, size: Size) -> None:
+        """Refuse a radius larger than the image's shorter side: it costs as much and does nothing more."""
+        check_radius("blur", self.radius, size)

@@ -36,3 +36,7 @@ class Crop(PhotoArgs):
                 code="invalid_crop",
             )
         return self.width, self.height
+
+    def fixed_size(self) -> Size | None:
+        """The rectangle's size (or the crop fails)."""
+        return self.width, self.height

@@ -78,6 +78,13 @@ _PROJ_VALUE = re.compile(r"^[A-Za-z0-9_.,:-]*$")
 FILE_REFUSAL = "a CRS may not name files or URLs (grids, init files, parameter files, PROJ extensions)"
 
 
+def crs_form(value: str) -> str:
+    """Which form a CRS text has, for messages: "code", "PROJ string" or "WKT"."""
+    if _AUTHORITY_CODE.match(value) or _OGC_URN.match(value):
+        return "code"
+    return "PROJ string" if value.lstrip().startswith(("+", "proj=")) else "WKT"
+
+
 def check_crs_text(value: str) -> None:
     """ValueError unless ``value`` is an authority code, a WKT or a PROJ string made only
     of what the allowlists here name (so that parsing it opens no file)."""

@@ -7,11 +7,15 @@ needs pixels. ``pixelmill.transforms._photo`` adds the decoding and encoding.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
 from pixelmill.catalog.base import FunctionArgs
+from pixelmill.errors import LimitExceeded
+
+if TYPE_CHECKING:
+    from pixelmill.catalog.limits import Limits
 
 Size = tuple[int, int]
 Box = tuple[float, float, float, float]
@@ -117,6 +121,45 @@ def default_output_format(source_format: str) -> str:
     return source_format if source_format in OUTPUT_FORMATS else "PNG"
 
 
+# ---------------------------------------------------------------- work bounds
+
+
+def check_pixels(size: Size, frame_count: int, limits: Limits, what: str) -> None:
+    """Refuse ``what`` (the result, or an image made on the way) over ``max_output_pixels``."""
+    width, height = size
+    if width * height * frame_count > limits.max_output_pixels:
+        frames = f" × {frame_count} frames" if frame_count > 1 else ""
+        raise LimitExceeded(
+            "output_pixels_limit",
+            f"{what} would be {width}×{height} pixels{frames}, over the limit of {limits.max_output_pixels:,} "
+            "(MaxOutputPixels)",
+        )
+
+
+def check_work(made: list[Size], frame_count: int, limits: Limits, source: Size | None = None) -> None:
+    """Refuse a task whose images (the decoded ``source`` when known, then every image
+    in ``made``) add up to more than ``max_task_work_pixels`` over its frames."""
+    pixels = sum(width * height for width, height in ([source] if source else []) + made) * frame_count
+    if pixels > limits.max_task_work_pixels:
+        steps = f"{len(made)} images made" if len(made) > 1 else "the result"
+        frames = f" × {frame_count} frames" if frame_count > 1 else ""
+        raise LimitExceeded(
+            "task_work_limit",
+            f"the task would make {pixels:,} pixels ({'the source and ' if source else ''}{steps}{frames}), "
+            f"over the limit of {limits.max_task_work_pixels:,} per task (MaxTaskWorkPixels)",
+        )
+
+
+def check_radius(function: str, radius: float, size: Size) -> None:
+    """Refuse a filter ``radius`` (in pixels) larger than the shorter side of the image it applies to."""
+    if radius > min(size):
+        raise LimitExceeded(
+            "filter_radius_limit",
+            f"the {function} radius {radius:g} is larger than the {size[0]}×{size[1]} image it applies to: "
+            f"at most its shorter side, {min(size)} pixels",
+        )
+
+
 # ---------------------------------------------------------------- the base class
 
 
@@ -163,10 +206,39 @@ class PhotoArgs(FunctionArgs):
         May raise ProcessingError when the arguments cannot fit the image."""
         return size
 
-    def intermediate_sizes(self, size: Size) -> list[Size]:
-        """Sizes of images made on the way to the result (a pipeline's steps),
-        held to ``max_output_pixels`` like the result itself (default: none)."""
-        return []
+    def step_sizes(self, size: Size) -> list[Size]:
+        """The size of every image this function makes from an upright source of
+        ``size``, in order, the result last (a pipeline makes one per step); all
+        are held to the work bounds. May raise ProcessingError when the arguments
+        cannot fit the image (``check_size``)."""
+        self.check_size(size)
+        return [self.output_size(size)]
+
+    def check_size(self, size: Size) -> None:
+        """Refuse arguments out of proportion with an image of ``size`` (a filter
+        radius larger than the image) with LimitExceeded (default: none)."""
+
+    def fixed_size(self) -> Size | None:
+        """The result's size when the arguments alone decide it, whatever the
+        source (default: None, it depends on the source)."""
+        return None
+
+    def sizes_from_arguments(self) -> list[Size]:
+        """The sizes of the images this function makes that its arguments alone decide."""
+        fixed = self.fixed_size()
+        return [fixed] if fixed is not None else []
+
+    def check_arguments(self, limits: Limits) -> None:
+        """Refuse, before any source is seen, results and work over the bounds that
+        the arguments alone decide (a resize to a fixed box, a crop, a pipeline's
+        steps from there on)."""
+        made = self.sizes_from_arguments()
+        if not made:
+            return
+        for size in made[:-1]:
+            check_pixels(size, 1, limits, "an intermediate image")
+        check_pixels(made[-1], 1, limits, "the result")
+        check_work(made, 1, limits)
 
     def draft_size(self, size: Size) -> Size | None:
         """The smallest size an upright source of ``size`` may be decoded at

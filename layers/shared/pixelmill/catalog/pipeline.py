@@ -125,12 +125,23 @@ class Pipeline(PhotoArgs):
             size = function.output_size(size)
         return size
 
-    def intermediate_sizes(self, size: Size) -> list[Size]:
-        """What every step but the last makes: each is a full image in memory too."""
-        sizes = []
-        for function in self.functions[:-1]:
-            size = function.output_size(size)
-            sizes.append(size)
+    def step_sizes(self, size: Size) -> list[Size]:
+        """What every step makes, each from the one before: each is a full image in memory
+        and work of its own, so they are summed against the work bound."""
+        sizes: list[Size] = []
+        for function in self.functions:
+            made = function.step_sizes(size)
+            sizes.extend(made)
+            size = made[-1]
+        return sizes
+
+    def sizes_from_arguments(self) -> list[Size]:
+        """From the first step whose arguments fix its result's size (a resize to a box,
+        a crop), what that step and every later one make."""
+        sizes: list[Size] = []
+        for function in self.functions:
+            made = function.step_sizes(sizes[-1]) if sizes else function.sizes_from_arguments()
+            sizes.extend(made)
         return sizes
 
     def draft_size(self, size: Size) -> Size | None:

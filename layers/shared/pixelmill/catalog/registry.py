@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from pixelmill.catalog.base import FunctionArgs
-from pixelmill.errors import FieldError, InvalidRequest
+from pixelmill.errors import FieldError, InvalidRequest, ProcessingError
 
 if TYPE_CHECKING:
+    from pixelmill.catalog.limits import Limits
     from pixelmill.transforms.base import ImageFunction
 
 M = TypeVar("M", bound=FunctionArgs)
@@ -75,13 +76,21 @@ class FunctionRegistry:
         """The argument model registered as ``name``; KeyError if there is none."""
         return self._functions[name]
 
-    def parse(self, name: str, args: dict[str, Any]) -> FunctionArgs:
-        """Validate ``args`` for function ``name`` (no imaging library is loaded).
+    def parse(self, name: str, args: dict[str, Any], limits: Limits | None = None) -> FunctionArgs:
+        """Validate ``args`` for function ``name`` (no imaging library is loaded), and against
+        ``limits`` when given (the work the arguments alone decide: ``FunctionArgs.check_arguments``).
 
-        Raises InvalidRequest naming ``function_type`` for an unknown name and
-        ``function_args.<field>`` for each bad argument.
+        Raises InvalidRequest naming ``function_type`` for an unknown name,
+        ``function_args.<field>`` for each bad argument, and ``function_args`` for
+        arguments asking for work over a limit.
         """
-        return _validate(self._model(name), args)
+        function = _validate(self._model(name), args)
+        if limits is not None:
+            try:
+                function.check_arguments(limits)
+            except ProcessingError as error:  # over a limit, or a step that cannot fit the one before
+                raise InvalidRequest.for_field("function_args", error.message) from None
+        return function
 
     def implementation(self, name: str) -> type[ImageFunction]:
         """The class that runs function ``name``, imported on first use; KeyError if there is none."""
@@ -92,7 +101,7 @@ class FunctionRegistry:
         (the worker's ``parse``); raises InvalidRequest as ``parse`` does."""
         self._model(name)
         function = _validate(self.implementation(name), args)
-        function.check_arguments()
+        function.check_with_libraries()
         return function
 
     def _model(self, name: str) -> type[FunctionArgs]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Self
+from typing import TYPE_CHECKING, Annotated, ClassVar, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -12,6 +12,10 @@ from pixelmill.catalog.raster import (
     ResamplingName,
     Resolution,
 )
+from pixelmill.errors import LimitExceeded
+
+if TYPE_CHECKING:
+    from pixelmill.catalog.limits import Limits
 
 
 class Resample(RasterArgs):
@@ -47,3 +51,13 @@ class Resample(RasterArgs):
         if (self.scale is None) == (self.resolution is None):
             raise ValueError("give either scale or resolution")
         return self
+
+    def check_arguments(self, limits: Limits) -> None:
+        """Refuse a ``scale`` whose result would outgrow the source more than ``max_raster_growth`` allows."""
+        if self.scale is not None and self.scale**2 > limits.max_raster_growth:
+            raise LimitExceeded(
+                "raster_growth_limit",
+                f"scale {self.scale:g} would make {self.scale**2:,.0f} times the source's pixels, over the limit of "
+                f"{limits.max_raster_growth} times (MaxRasterGrowth; a scale of at most "
+                f"{limits.max_raster_growth**0.5:g})",
+            )

@@ -78,6 +78,12 @@ class Resize(PhotoArgs):
         left, top = (width - region_width) / 2, (height - region_height) / 2
         return target, (left, top, left + region_width, top + region_height)
 
+    def fixed_size(self) -> Size | None:
+        """The box itself, for ``fill`` and ``cover`` to both a width and a height with ``upscale``."""
+        if self.width and self.height and self.upscale and self.fit in ("fill", "cover"):
+            return self.width, self.height
+        return None
+
     def output_size(self, size: Size) -> Size:
         """The planned size."""
         return self.plan(size)[0]

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
-from pixelmill.catalog.photo import PhotoArgs
+from pixelmill.catalog.photo import PhotoArgs, Size, check_radius
 
 
 class Sharpen(PhotoArgs):
@@ -28,3 +28,7 @@ class Sharpen(PhotoArgs):
     threshold: int = Field(
         default=3, ge=0, le=255, description="Smallest brightness difference that is sharpened.", examples=[3]
     )
+
+    def check_size(self, size: Size) -> None:
+        """Refuse a radius larger than the image's shorter side: it costs as much and does nothing more."""
+        check_radius("sharpen", self.radius, size)

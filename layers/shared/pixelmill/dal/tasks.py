@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -169,6 +169,22 @@ class DynamoTaskStore:
                 break
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return count
+
+    def unfinished_task_ids(self) -> Iterator[str]:
+        """The id of every unfinished task, of every owner (the sweeper's view: the sparse
+        index of unfinished tasks holds only those)."""
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "ByOwnerUnfinished",
+            "ProjectionExpression": "task_id",
+        }
+        while True:
+            response = self._client.scan(**scan)
+            for item in response.get("Items", []):
+                yield str(_deserialize(item)["task_id"])
+            if "LastEvaluatedKey" not in response:
+                return
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def page(
         self,

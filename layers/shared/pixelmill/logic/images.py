@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pixelmill.catalog import registry
+from pixelmill.catalog import Limits, registry
 from pixelmill.errors import InvalidRequest, NotFound
 from pixelmill.logic.tasks import check_quota, owned_image
 from pixelmill.models.ids import image_key, new_image_id
@@ -25,7 +25,7 @@ def create_upload(request: ImageUploadCreate, owner: str, stores: Stores, settin
     validated request travels in the upload's metadata (fixed by the policy too),
     and IngestFunction creates the task, ``owner``'s, when the file arrives.
     """
-    metadata = _task_metadata(request)
+    metadata = _task_metadata(request, settings)
     if metadata is not None:
         check_quota(owner, stores, settings)  # refused now rather than as a failed task later
     image_id = new_image_id()
@@ -41,14 +41,14 @@ def create_upload(request: ImageUploadCreate, owner: str, stores: Stores, settin
     )
 
 
-def _task_metadata(request: ImageUploadCreate) -> dict[str, str] | None:
+def _task_metadata(request: ImageUploadCreate, settings: Settings) -> dict[str, str] | None:
     """The S3 metadata asking IngestFunction for the request's task, validated like
     POST /api/tasks/ (InvalidRequest naming the field); None when no task is asked for."""
     if request.function_type is None:
         if request.function_args is not None:
             raise InvalidRequest.for_field("function_type", "function_args was given without a function_type")
         return None
-    function = registry.parse(request.function_type, request.function_args or {})
+    function = registry.parse(request.function_type, request.function_args or {}, Limits.from_settings(settings))
     arguments = json.dumps(function.model_dump(mode="json", exclude_unset=True), separators=(",", ":"))
     metadata = {FUNCTION_TYPE_METADATA: request.function_type, FUNCTION_ARGS_METADATA: arguments}
     if sum(len(name.encode()) + len(value.encode()) for name, value in metadata.items()) > MAX_METADATA_BYTES:

@@ -22,9 +22,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from pixelmill.catalog import registry
-from pixelmill.errors import ImageTooLarge, InvalidRequest, NotFound, ProcessingError, StoreUnavailable, TaskTimeout
-from pixelmill.models.ids import image_key, result_image_id
-from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus
+from pixelmill.errors import (
+    ImageTooLarge,
+    InvalidRequest,
+    NotFound,
+    ProcessingError,
+    StoreUnavailable,
+    TaskTimeout,
+    readable,
+)
+from pixelmill.logic.isolation import TaskCancelled, run_isolated
+from pixelmill.logic.tasks import TASK_LIFETIME
+from pixelmill.models.ids import image_key, result_image_id, task_id_time
+from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
 from pixelmill.observability import (
     EphemeralMetrics,
     MetricUnit,
@@ -34,7 +44,7 @@ from pixelmill.observability import (
     traced,
     unbind_task,
 )
-from pixelmill.settings import Settings
+from pixelmill.settings import MIB, Settings
 from pixelmill.stores import Stores, TaskMessage
 from pixelmill.transforms import Limits, Rendered, RenderedFile
 
@@ -104,6 +114,9 @@ def _process(
             bytes_out = _store(rendered, key, task_id, stores)
     except ProcessingError as error:
         return _fail(task_id, error.code, error.message, stores, time.monotonic() - clock, metric, attempt)
+    except TaskCancelled:  # the transform was stopped; nothing was stored
+        logger.info("task cancelled during processing: its transform was stopped")
+        return None
     except Exception as error:
         if attempt >= settings.max_receive_count:
             message = f"gave up after {attempt} attempts; last error: {_describe(error)}"
@@ -175,17 +188,48 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
             error=TaskError(code="retries_exhausted", message=reason),
         )
         if task is not None:
-            bind_task(task)
-            logger.warning(
-                "task failed",
-                extra={"code": "retries_exhausted", "will_retry": False, "recovered_by": "sweeper"},
-            )
-            with task_metrics(task.function_type) as metric:
-                metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
-                metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
+            _recovered_by_sweeper(task, "retries_exhausted")
             failed += 1
     unbind_task()
     return failed
+
+
+def fail_expired_tasks(stores: Stores) -> int:
+    """Mark ``failed`` every unfinished task made and last updated longer ago than the
+    queue keeps a message (TASK_LIFETIME): its message expired unreceived (or was lost),
+    so nothing will ever run it. Returns how many tasks were failed."""
+    cutoff = utcnow() - TASK_LIFETIME
+    reason = (
+        f"the task waited longer than the queue keeps a message ({TASK_LIFETIME.days} days) and its message "
+        "expired; create the task again"
+    )
+    failed = 0
+    for task_id in stores.tasks.unfinished_task_ids():
+        if task_id_time(task_id) >= cutoff:  # made recently: its message cannot have expired
+            continue
+        task = stores.tasks.get(task_id)
+        if task is None or task.status.is_terminal or task.updated_at >= cutoff:
+            continue
+        expired = stores.tasks.transition(
+            task_id,
+            TaskStatus.FAILED,
+            [task.status],
+            error=TaskError(code="message_expired", message=reason),
+        )
+        if expired is not None:
+            _recovered_by_sweeper(expired, "message_expired")
+            failed += 1
+    unbind_task()
+    return failed
+
+
+def _recovered_by_sweeper(task: Task, code: str) -> None:
+    """Log and count a task the sweeper has just failed with ``code``."""
+    bind_task(task)
+    logger.warning("task failed", extra={"code": code, "will_retry": False, "recovered_by": "sweeper"})
+    with task_metrics(task.function_type) as metric:
+        metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
+        metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
 
 
 def _store(rendered: Rendered | RenderedFile, key: str, task_id: str, stores: Stores) -> int:
@@ -258,10 +302,24 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> tu
 
     workdir = scratch / "work"
     workdir.mkdir()
+
+    def cancelled() -> bool:
+        current = stores.tasks.get(task.task_id)
+        return current is None or current.status is TaskStatus.CANCELLED
+
     try:
         with traced("transform"):
-            return function.run_file(source, workdir, Limits.from_settings(settings), progress), bytes_in
-    except ProcessingError:
+            rendered = run_isolated(
+                function,
+                source,
+                workdir,
+                Limits.from_settings(settings),
+                progress,
+                memory_bytes=settings.task_memory_mib * MIB,
+                cancelled=cancelled,
+            )
+        return rendered, bytes_in
+    except (ProcessingError, TaskCancelled):
         raise
     except MemoryError:
         raise ImageTooLarge("the image needs more memory than this worker has") from None
@@ -280,10 +338,10 @@ def _is_io_error(error: Exception) -> bool:
     return isinstance(error, StoreUnavailable)
 
 
-def _describe(error: BaseException) -> str:
-    """A short, readable description of an unexpected error for the task's reason."""
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+def _describe(error: Exception) -> str:
+    """A short, readable description of an unexpected error for the task's reason: AWS's
+    own text for AWS errors, never a Python repr (the traceback is in the logs)."""
+    return readable(error, "an internal error (logged with the task id)", sentence=_is_io_error(error))
 
 
 def _fail(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pixelmill.catalog import registry
+from pixelmill.catalog import Limits, registry
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable, QuotaExceeded
 from pixelmill.models.ids import INCOMING_PREFIX, UPLOADS_PREFIX, image_key, is_incoming, new_task_id, result_image_id
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
@@ -40,7 +40,7 @@ def create_task(
     forever as ``new``. ``task_id`` is given when the id is derived from where
     the request came from (an upload): TaskExists if that task was already created.
     """
-    function = registry.parse(request.function_type, request.function_args)
+    function = registry.parse(request.function_type, request.function_args, Limits.from_settings(settings))
     stored = owned_image(request.image_id, owner, stores)
     if stored is None:
         raise InvalidRequest.for_field("image_id", "no image with this id (upload it first: POST /api/images/)")

@@ -21,6 +21,7 @@ import os
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -76,6 +77,14 @@ def new_task_id(now_ms: int | None = None, entropy: bytes | None = None) -> str:
         raise ValueError("a ULID's entropy is 10 bytes")
     value = (ms << 80) | int.from_bytes(os.urandom(10) if entropy is None else entropy, "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def task_id_time(task_id: str) -> datetime:
+    """When a task id (a ULID) was made: its first 48 bits are Unix milliseconds."""
+    value = 0
+    for character in task_id[:10]:
+        value = value * 32 + _CROCKFORD.index(character)
+    return datetime.fromtimestamp(value / 1000, UTC)
 
 
 def new_image_id(now_ms: int | None = None) -> str:

@@ -21,6 +21,7 @@ changes the size, which size it makes (``output_size``).
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -29,14 +30,33 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from pixelmill.catalog.photo import OUTPUT_FORMATS, Box, OutputFormat, PhotoArgs, Size, default_output_format
-from pixelmill.errors import ImageTooLarge, PixelmillError, ProcessingError, UnsupportedImage
+from pixelmill.catalog.photo import (
+    OUTPUT_FORMATS,
+    Box,
+    OutputFormat,
+    PhotoArgs,
+    Size,
+    check_pixels,
+    check_radius,
+    check_work,
+    default_output_format,
+)
+from pixelmill.errors import ImageTooLarge, LimitExceeded, PixelmillError, ProcessingError, UnsupportedImage, readable
 from pixelmill.formats import signature_format
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, no_progress
 
-__all__ = ["OUTPUT_FORMATS", "Box", "OutputFormat", "PhotoFunction", "Size", "default_output_format", "detect_format"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "Box",
+    "OutputFormat",
+    "PhotoFunction",
+    "Size",
+    "check_radius",
+    "default_output_format",
+    "detect_format",
+]
 
 WHITE = (255, 255, 255)
 
@@ -110,8 +130,15 @@ def _decoding(fmt: str) -> Iterator[None]:
         yield
     except (PixelmillError, MemoryError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise
+    except UnidentifiedImageError:  # its text holds the repr of the file object
+        raise UnsupportedImage(
+            f"the {fmt} image could not be decoded: Pillow does not recognise its content as {fmt} (damaged or "
+            "mislabelled)"
+        ) from None
     except Exception as error:  # Pillow's plugins raise many types for broken files
-        raise UnsupportedImage(f"the {fmt} image could not be decoded: {error}") from None
+        raise UnsupportedImage(
+            f"the {fmt} image could not be decoded: {readable(error, 'its data is damaged')}"
+        ) from None
 
 
 def open_image(source: bytes, limits: Limits) -> ImageFile.ImageFile:
@@ -199,13 +226,48 @@ def scale_box(box: Box, full_size: Size, image_size: Size) -> Box:
     return (box[0] / factor, box[1] / factor, box[2] / factor, box[3] / factor)
 
 
-def _check_pixels(size: Size, frame_count: int, limits: Limits, what: str) -> None:
-    """Refuse ``what`` (the result, or an image made on the way) over ``max_output_pixels``."""
-    width, height = size
-    if width * height * frame_count > limits.max_output_pixels:
-        frames = f" × {frame_count} frames" if frame_count > 1 else ""
-        raise ImageTooLarge(
-            f"{what} would be {width}×{height} pixels{frames}, over the limit of {limits.max_output_pixels:,}"
+_WORKING_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK"})
+
+
+def bytes_per_pixel(mode: str) -> int:
+    """Bytes Pillow keeps per pixel of ``mode``: 1 for 1-byte modes, 2 for 16-bit grey,
+    4 for 32-bit integers and floats and for every multi-band mode (RGB is held as 4)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def memory_needed(mode: str, decoded: Size, made: list[Size], frame_count: int) -> int:
+    """An estimate, in decoded bytes, of the memory a photo task needs: the source as
+    decoded (at its own depth), the copies converting it to a working mode makes, the
+    largest image a step reads and writes at once (at 4 bytes a pixel), and the frames
+    of an animation kept until they are encoded."""
+    pixels = decoded[0] * decoded[1]
+    source = pixels * bytes_per_pixel(mode)
+    if mode.startswith("I") or mode == "F":
+        conversion = pixels * 9  # 32-bit integers, scaled to 8 bits by a point table, then grey
+    elif mode not in _WORKING_MODES:
+        conversion = pixels * 4
+    else:
+        conversion = 0
+    sizes = [decoded, *made]
+    step = max(4 * (a[0] * a[1] + b[0] * b[1]) for a, b in itertools.pairwise(sizes)) if made else 0
+    kept = 4 * made[-1][0] * made[-1][1] * (frame_count - 1) if made else 0
+    return source + conversion + step + kept
+
+
+def check_memory(mode: str, decoded: Size, made: list[Size], frame_count: int, limits: Limits) -> None:
+    """Refuse a photo task whose ``memory_needed`` is over ``task_memory_bytes``."""
+    needed = memory_needed(mode, decoded, made, frame_count)
+    if needed > limits.task_memory_bytes:
+        mib = 1024 * 1024
+        raise LimitExceeded(
+            "task_memory_limit",
+            f"the task would need about {needed // mib:,} MiB ({decoded[0]}×{decoded[1]} pixels of mode {mode} "
+            f"at {bytes_per_pixel(mode)} bytes each, and the images made from them), over the limit of "
+            f"{limits.task_memory_bytes // mib:,} MiB (TaskMemoryMiB)",
         )
 
 
@@ -441,7 +503,10 @@ def encode(frames: Frames, fmt: OutputFormat, options: dict[str, Any], metadata:
     except (MemoryError, PixelmillError):
         raise
     except Exception as error:  # an encoder refusing its input will refuse it again on retry
-        raise ProcessingError(f"the result could not be written as {fmt.name}: {error}", code="encode_failed") from None
+        reason = readable(error, "the encoder refused the image")
+        raise ProcessingError(
+            f"the result could not be written as {fmt.name}: {reason}", code="encode_failed"
+        ) from None
     return buffer.getvalue()
 
 
@@ -491,14 +556,19 @@ class PhotoFunction(PhotoArgs, ImageFunction):
         full_size = oriented_size(image.size, orientation)
         fmt = OUTPUT_FORMATS[self.output_format(source_format)]
         frame_count = animation_frames(image) if fmt.animation else 1
-        for size in self.intermediate_sizes(full_size):
-            _check_pixels(size, frame_count, limits, "an intermediate image")
-        self._check_output(self.output_size(full_size), frame_count, fmt, limits)
+        made = self.step_sizes(full_size)
+        for size in made[:-1]:
+            check_pixels(size, frame_count, limits, "an intermediate image")
+        self._check_output(made[-1], frame_count, fmt, limits)
 
         icc = _as_bytes(image.info.get("icc_profile"))
         metadata = self._metadata(image, icc)
         profile = _load_profile(icc) if self.to_srgb else None
         reduced = self._shrink_on_load(image, full_size, orientation)
+        # After shrink-on-load: what is decoded is what costs (draft sets the size and mode).
+        decoded = oriented_size(image.size, orientation)
+        check_work(made, frame_count, limits, decoded)
+        check_memory(image.mode, decoded, made, frame_count, limits)
         frames = Frames(loop=image.info.get("loop"))
         reported = 0
         for index in range(frame_count):
@@ -527,7 +597,7 @@ class PhotoFunction(PhotoArgs, ImageFunction):
     @staticmethod
     def _check_output(size: Size, frame_count: int, fmt: OutputFormat, limits: Limits) -> None:
         """Refuse, before decoding, a result over the output limits or too large for its format."""
-        _check_pixels(size, frame_count, limits, "the result")
+        check_pixels(size, frame_count, limits, "the result")
         width, height = size
         if max(size) > fmt.max_side:
             raise ImageTooLarge(

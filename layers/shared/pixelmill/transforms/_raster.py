@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.catalog.crs import check_crs_text, check_proj_parameters
+from pixelmill.catalog.crs import check_crs_text, check_proj_parameters, crs_form
 from pixelmill.catalog.raster import (
     RESAMPLING_DESCRIPTION,
     CrsText,
@@ -39,7 +39,7 @@ from pixelmill.catalog.raster import (
     ResamplingName,
     Resolution,
 )
-from pixelmill.errors import ImageTooLarge, InvalidRequest, ProcessingError, UnsupportedImage
+from pixelmill.errors import ImageTooLarge, InvalidRequest, LimitExceeded, ProcessingError, UnsupportedImage
 from pixelmill.formats import signature_format
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, RenderedFile, no_progress
 
@@ -100,8 +100,13 @@ def parse_crs(text: str) -> CRS:
     with rasterio.Env():
         try:
             crs = CRS.from_user_input(value)
-        except CRSError as error:
-            raise ValueError(f"not a CRS PROJ knows: {error}") from None
+        except CRSError:  # PROJ's own text is not for users: say which form was not understood
+            form = crs_form(value)
+            if form == "code":
+                raise ValueError(f"{value} is not a CRS PROJ knows (no such code)") from None
+            raise ValueError(
+                f"not a CRS PROJ knows: the {form} could not be read (check its syntax and names)"
+            ) from None
         resolved = crs.to_dict()
     if not (crs.is_geographic or crs.is_projected):
         raise ValueError(f"{crs_name(crs)} is neither geographic nor projected: a raster cannot be put in it")
@@ -123,6 +128,35 @@ def resolution_pair(resolution: Resolution) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------- GDAL
+
+
+@contextmanager
+def gdal_errors() -> Iterator[None]:
+    """Turn GDAL's and PROJ's errors into ours: a code and a message of our own (their
+    text names the worker's files and C functions, and is logged, not shown)."""
+    from rasterio._err import CPLE_BaseError, CPLE_NotSupportedError, CPLE_OutOfMemoryError
+    from rasterio.errors import CRSError, RasterioError
+
+    try:
+        yield
+    except (CPLE_BaseError, RasterioError) as error:
+        causes = {type(error), type(error.__cause__)}
+        if CPLE_OutOfMemoryError in causes:
+            raise ProcessingError(
+                "GDAL ran out of memory on this raster (lower RasterMemoryMiB or GDAL_CACHEMAX)", "out_of_memory"
+            ) from error
+        if any(issubclass(cause, CPLE_NotSupportedError) for cause in causes):
+            raise ProcessingError(
+                "the raster uses something GDAL does not support for this function", "unsupported_raster"
+            ) from error
+        if isinstance(error, CRSError):
+            raise ProcessingError(
+                "the raster's coordinate reference system is not one PROJ can use", "invalid_crs"
+            ) from error
+        raise ProcessingError(
+            "GDAL could not read or write the raster: its data may be damaged (for instance a truncated tile)",
+            "raster_failed",
+        ) from error
 
 
 @contextmanager
@@ -173,8 +207,10 @@ def open_raster(path: Path, limits: Limits) -> DatasetReader:
         raise UnsupportedImage(f"{what}; raster functions take {ACCEPTED_DESCRIPTION}")
     try:
         dataset: DatasetReader = rasterio.open(path, driver=driver, **OPEN_OPTIONS.get(driver, {}))
-    except RasterioIOError as error:
-        raise UnsupportedImage(f"the {fmt} file could not be opened as a raster: {error}") from None
+    except RasterioIOError:  # GDAL's text names the worker's file: say it in our words
+        raise UnsupportedImage(
+            f"the {fmt} file could not be opened as a raster: it is damaged or not a {fmt} file GDAL reads"
+        ) from None
     try:
         check_source(dataset, limits)
     except BaseException:
@@ -212,7 +248,19 @@ def check_pixels(width: int, height: int, count: int, limits: Limits, what: str)
     if width * height * count > limits.max_raster_pixels:
         raise ImageTooLarge(
             f"{what} would be {width}×{height} pixels × {count} bands = {width * height * count:,}, "
-            f"over the limit of {limits.max_raster_pixels:,}"
+            f"over the limit of {limits.max_raster_pixels:,} (MaxRasterPixels)"
+        )
+
+
+def check_growth(source: DatasetReader, width: int, height: int, limits: Limits) -> None:
+    """Refuse a result of more than ``max_raster_growth`` times the source's pixels (width × height)."""
+    source_pixels = source.width * source.height
+    if width * height > source_pixels * limits.max_raster_growth:
+        raise LimitExceeded(
+            "raster_growth_limit",
+            f"the result would be {width}×{height} pixels, {width * height / source_pixels:,.0f} times the "
+            f"{source.width}×{source.height} source's, over the limit of {limits.max_raster_growth} times "
+            "(MaxRasterGrowth)",
         )
 
 
@@ -525,6 +573,7 @@ def warp_to_geotiff(
     from rasterio.vrt import WarpedVRT
 
     count, dtype = source.count, source.dtypes[0]
+    check_growth(source, grid.width, grid.height, limits)
     check_pixels(grid.width, grid.height, count, limits, "the result")
     dst_nodata = source.nodata if nodata is None else nodata
     check_nodata(dst_nodata, dtype)
@@ -608,7 +657,7 @@ def footprint_in(source: DatasetReader, crs: CRS) -> dict[str, Any]:
 class RasterFunction(RasterArgs, ImageFunction):
     """Base of the rasterio functions: a safe open, then ``render`` on the dataset."""
 
-    def check_arguments(self) -> None:
+    def check_with_libraries(self) -> None:
         """PROJ's verdict on every CRS argument (the API checked their form only)."""
         for name in self.crs_arguments:
             value = getattr(self, name)
@@ -628,7 +677,7 @@ class RasterFunction(RasterArgs, ImageFunction):
         self, source: Path, workdir: Path, limits: Limits, progress: Progress = no_progress
     ) -> Rendered | RenderedFile:
         """Open ``source`` safely (see the module's docstring) and ``render`` it."""
-        with gdal_environment(), open_raster(source, limits) as dataset:
+        with gdal_environment(), gdal_errors(), open_raster(source, limits) as dataset:
             return self.render(dataset, workdir, limits, progress)
 
     def run(self, source: bytes, limits: Limits, progress: Progress = no_progress) -> Rendered:

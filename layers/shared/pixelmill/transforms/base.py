@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pixelmill.catalog.base import FunctionArgs
-from pixelmill.settings import MIB, Settings
+from pixelmill.catalog.limits import Limits
+
+__all__ = ["ImageFunction", "Limits", "Progress", "Rendered", "RenderedFile", "no_progress"]
 
 Progress = Callable[[int], None]
 """Called with a percentage (0..100) of the transform's own work as it goes."""
@@ -17,32 +19,6 @@ Progress = Callable[[int], None]
 
 def no_progress(_percent: int) -> None:
     """A progress callback that reports nowhere."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The safety limits a transform enforces, taken from the settings."""
-
-    max_source_pixels: int
-    max_output_pixels: int
-    max_animation_frames: int
-    allowed_input_formats: frozenset[str]
-    max_raster_pixels: int
-    """Largest raster, source or result, as width × height × bands."""
-    raster_memory_bytes: int
-    """Working memory a raster function may use for pixels: it works window by window within it."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        """The limits configured for this deployment."""
-        return cls(
-            max_source_pixels=settings.max_source_pixels,
-            max_output_pixels=settings.max_output_pixels,
-            max_animation_frames=settings.max_animation_frames,
-            allowed_input_formats=settings.allowed_input_formats,
-            max_raster_pixels=settings.max_raster_pixels,
-            raster_memory_bytes=settings.raster_memory_mib * MIB,
-        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +53,7 @@ class ImageFunction(FunctionArgs):
     ``RasterFunction``), and implements ``run``.
     """
 
-    def check_arguments(self) -> None:
+    def check_with_libraries(self) -> None:
         """Checks of the arguments that need the imaging libraries, made when the
         worker loads the function: InvalidRequest naming the field (default: none)."""
 
