@@ -66,10 +66,11 @@ clean:  ## remove the virtualenvs and build output
 
 include infra/sam.mk
 
-bench: install  ## photo benchmarks against libvips (time, memory, size, PSNR), raster ones against rasterio, image URLs' overhead and cache hits, as ratios; the cost of isolating a transform
+bench: install  ## photo benchmarks against libvips, raster ones against rasterio, image URLs' overhead and cache hits, cold imports against bare dependencies, the cost of isolating a transform: ratios in one run
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/photo.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/raster.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/image_urls.py
+	PYTHONPATH=layers/shared:. $(BIN)/python bench/imports.py
 	PYTHONPATH=layers/shared:. $(BIN)/python bench/isolation.py
 
 openapi: install  ## rewrite docs/openapi.json from the API's routes and models

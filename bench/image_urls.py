@@ -23,6 +23,7 @@ import requests
 
 from bench.photo import encoded, photo
 from bench.timing import timed
+from pixelmill.catalog import registry
 from pixelmill.logic.image_urls import url_pipeline
 from pixelmill.models.image_url import parse_image_path
 from pixelmill.settings import Settings
@@ -48,7 +49,8 @@ def main() -> None:
             signed = stack.session.post(f"{stack.api}/urls/", json={"image_id": image_id, "steps": steps}, timeout=30)
             signed.raise_for_status()
             url, path = signed.json()["url"], signed.json()["path"]
-            pipeline = url_pipeline(parse_image_path(path.split("/", 3)[3]).steps, "jpeg")
+            arguments = url_pipeline(parse_image_path(path.split("/", 3)[3]).steps, "jpeg")
+            pipeline = registry.load(arguments.name, arguments.model_dump(exclude_unset=True))
             limits = Limits.from_settings(Settings())
             s3 = stack.client("s3")
             bucket = s3.list_buckets()["Buckets"][0]["Name"]

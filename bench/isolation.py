@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.timing import interleaved_medians
+from pixelmill.catalog import registry
 from pixelmill.logic.isolation import run_isolated
 from pixelmill.settings import MIB, Settings
-from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
+from pixelmill.transforms import Limits, Rendered, RenderedFile
 from pixelmill.transforms.base import no_progress
 
 ROUNDS = 15
@@ -25,7 +26,7 @@ ROUNDS = 15
 
 def _thumbnail(source: str, workdir: str) -> Rendered | RenderedFile:
     """The task's work, as a child started by spawn runs it (importable by name)."""
-    function = registry.parse("thumbnail", {})
+    function = registry.load("thumbnail", {})
     return function.run_file(Path(source), Path(workdir), Limits.from_settings(Settings()))
 
 
@@ -35,7 +36,7 @@ def main() -> None:
 
     settings = Settings()
     limits = Limits.from_settings(settings)
-    thumbnail = registry.parse("thumbnail", {})
+    thumbnail = registry.load("thumbnail", {})
     print(f"pixelmill isolation benchmark: median of {ROUNDS} interleaved rounds; ratio = in-process / isolated")  # noqa: T201
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)

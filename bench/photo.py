@@ -37,8 +37,9 @@ import pyvips
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageSequence
 
 from bench.timing import interleaved_medians
+from pixelmill.catalog import registry
 from pixelmill.settings import Settings
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from pixelmill.transforms._photo import OUTPUT_FORMATS
 
 ROUNDS = 5
@@ -274,7 +275,7 @@ def _worker(case: Case, side: str) -> Callable[[bytes], bytes]:
     if side == "libvips":
         return case.vips
     limits = Limits.from_settings(Settings())
-    function = registry.parse(case.function_type, case.function_args)
+    function = registry.load(case.function_type, case.function_args)
     return lambda source: function.run(source, limits).data
 
 
@@ -291,7 +292,7 @@ def encoder_defaults() -> None:
 def _encoder_default(name: str, fmt: str, params: dict[str, Any], picture: Image.Image) -> None:
     limits = Limits.from_settings(Settings())
     source = encoded(picture, "JPEG", quality=90)
-    convert = registry.parse("convert", {"format": fmt})
+    convert = registry.load("convert", {"format": fmt})
     default_seconds, our_seconds = interleaved_medians(
         lambda: encoded(picture, fmt.upper(), **params), lambda: convert.run(source, limits), 3
     )

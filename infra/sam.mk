@@ -3,6 +3,10 @@
 # aws-sam-cli pins its own boto3, click and pydantic, so it lives in its own virtualenv.
 SAM_VENV := .build/sam-venv
 SAM := $(SAM_VENV)/bin/sam
+# The template's Architecture parameter: x86_64 (default) or arm64 (Graviton). The layers'
+# Makefiles read it from the environment to fetch that architecture's wheels.
+ARCHITECTURE ?= x86_64
+export ARCHITECTURE
 # checkov pins its own boto3 (older than the runtime's): it has a virtualenv and a lock of its own too.
 CHECKOV_VENV := .build/checkov-venv
 
@@ -22,15 +26,15 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt $(VENV)/.installed
 
 checkov-install: $(CHECKOV_VENV)/.installed  ## create .build/checkov-venv with the locked checkov
 
-build: $(SAM_VENV)/.installed  ## sam build: functions and layers into .aws-sam/build (no Docker, no local 3.13)
-	$(SAM) build
+build: $(SAM_VENV)/.installed  ## sam build: functions and layers into .aws-sam/build (ARCHITECTURE=arm64 for Graviton)
+	$(SAM) build --parameter-overrides Architecture=$(ARCHITECTURE)
 
 validate: install $(SAM_VENV)/.installed  ## cfn-lint and sam validate --lint on template.yaml
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint
 
 deploy: build  ## sam deploy --guided to your AWS account (needs credentials)
-	$(SAM) deploy --guided
+	$(SAM) deploy --guided --parameter-overrides Architecture=$(ARCHITECTURE)
 
 infra-tests: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed  ## the template: content, handlers and settings, lint, checkov, a real sam build
 	$(BIN)/pytest tests/infrastructure

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = """
 import json, sys, tempfile, time
 from pathlib import Path
-from pixelmill.transforms import Limits, registry
+from pixelmill.catalog import registry
+from pixelmill.transforms import Limits
 from tests.rastergen import write_raster
 
 source, name, args, budget, max_pixels = sys.argv[1:6]
@@ -30,7 +31,7 @@ limits = Limits(1, 1, 1, frozenset(), int(max_pixels), int(budget), 1, 2**40, 10
 if name == IN_MEMORY:
     function = InMemoryReprojection(json.loads(args)["target_srs"])
 else:
-    function = registry.parse(name, json.loads(args))
+    function = registry.load(name, json.loads(args))
 with tempfile.TemporaryDirectory() as directory:
     # Warm up: load every library and GDAL's drivers and PROJ database on a small raster.
     small = Path(directory) / "small.tif"

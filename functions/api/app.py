@@ -20,6 +20,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pixelmill.catalog import FunctionInfo, registry
+from pixelmill.catalog.openapi import with_typed_tasks
 from pixelmill.dal import get_stores
 from pixelmill.errors import FieldError, Forbidden, PixelmillError, QuotaExceeded
 from pixelmill.logic import image_urls, images, tasks
@@ -32,7 +34,6 @@ from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
 from pixelmill.problems import PROBLEM_CONTENT_TYPE, document_problems, problem, status_of
 from pixelmill.settings import get_settings
 from pixelmill.swagger import swagger_html
-from pixelmill.transforms import FunctionInfo, registry
 
 # No body of ours nests deeper than a few levels (a MultiPolygon to clip by is the deepest, at 7);
 # deeper ones are refused before anything walks them.
@@ -151,6 +152,9 @@ def get_openapi() -> Response[str]:
 
 @app.get("/api/docs", include_in_schema=False)
 def get_docs() -> Response[str]:
+    # Swagger UI links the document under its title as this page's ?format=json (powertools' own convention).
+    if (app.current_event.query_string_parameters or {}).get("format") == "json":
+        return get_openapi()
     return Response(status_code=HTTPStatus.OK, content_type="text/html", body=swagger_html(_served_openapi()))
 
 
@@ -169,6 +173,7 @@ def openapi_json() -> str:
     """The OpenAPI document of this API, with our problem responses (docs/openapi.json)."""
     schema = app.get_openapi_schema(title="pixelmill", version="1.0.0", description=__doc__)
     document = document_problems(schema.model_dump(mode="json", by_alias=True, exclude_none=True))
+    document = with_typed_tasks(document, registry)
     document["paths"]["/img/{signature}/{steps}/{owner}/{image_id}"] = image_url_openapi()
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 

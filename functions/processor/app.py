@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
-from pixelmill.dal.queue import TaskMessage
 from pixelmill.logic.lease import BatchLease
 from pixelmill.logic.processing import TaskDeferred, process_task
 from pixelmill.observability import bind_task, logger, publish_metrics, tracer, unbind_task
 from pixelmill.settings import get_settings
+from pixelmill.stores import TaskMessage
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

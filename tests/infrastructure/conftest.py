@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,14 +32,7 @@ def template() -> Template:
     return load_template()
 
 
-@pytest.fixture(scope="session")
-def sam_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
-    """``sam build`` of template.yaml into a temporary directory, once per session.
-
-    No Docker and no local python3.13: every function and layer uses BuildMethod
-    makefile, and the dependency layer asks pip for cp313 manylinux wheels (from PyPI).
-    """
-    root = tmp_path_factory.mktemp("sam")
+def _sam_build(root: Path, architecture: str) -> SamBuild:
     build_dir = root / "build"
     started = time.monotonic()
     result = run_sam(
@@ -49,12 +43,33 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
         str(build_dir),
         "--cache-dir",
         str(root / "cache"),
+        "--parameter-overrides",
+        f"Architecture={architecture}",
         timeout=600,
+        # The layers' Makefiles read it (sam's makefile builder passes no architecture on).
+        env={"ARCHITECTURE": architecture},
     )
     seconds = time.monotonic() - started
     assert result.returncode == 0, f"sam build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
-    MEASURED["sam build"] = f"{seconds:.1f} s"
-    return SamBuild(directory=build_dir, template=load_template(build_dir / "template.yaml"), seconds=seconds)
+    MEASURED[f"sam build ({architecture})"] = f"{seconds:.1f} s"
+    template = load_template(build_dir / "template.yaml")
+    return SamBuild(directory=build_dir, template=template, seconds=seconds, architecture=architecture)
+
+
+@pytest.fixture(scope="session")
+def sam_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
+    """``sam build`` of template.yaml into a temporary directory, once per session (x86_64, the default).
+
+    No Docker and no local python3.13: every function and layer uses BuildMethod
+    makefile, and the library layers ask pip for cp313 manylinux wheels (from PyPI).
+    """
+    return _sam_build(tmp_path_factory.mktemp("sam"), "x86_64")
+
+
+@pytest.fixture(scope="session")
+def sam_build_arm64(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
+    """The same for the template's other Architecture, arm64 (Graviton), from aarch64 wheels."""
+    return _sam_build(tmp_path_factory.mktemp("sam-arm64"), "arm64")
 
 
 @pytest.fixture(scope="session")

@@ -17,15 +17,15 @@ SAM = REPO_ROOT / ".build" / "sam-venv" / "bin" / "sam"
 MEASURED: dict[str, str] = {}
 
 
-def _sam_environment() -> dict[str, str]:
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+def _sam_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0", **(extra or {}))
     # Under `make test` these would leak the outer make's flags into the make that sam runs.
     for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         env.pop(name, None)
     return env
 
 
-def run_sam(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_sam(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``sam *args`` from the repository root; fails the test if sam is not installed."""
     if not SAM.exists():
         pytest.fail(
@@ -34,7 +34,7 @@ def run_sam(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     return subprocess.run(
         [str(SAM), *args],
         cwd=REPO_ROOT,
-        env=_sam_environment(),
+        env=_sam_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -49,3 +49,4 @@ class SamBuild:
     directory: Path
     template: Template
     seconds: float
+    architecture: str = "x86_64"

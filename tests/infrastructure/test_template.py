@@ -63,28 +63,33 @@ def _default(template: Template, parameter: str) -> int:
 # --- runtime and build -----------------------------------------------------------------
 
 
-def test_every_function_runs_python313_on_x86_64(template: Template) -> None:
-    # Given every function with the template's Globals applied
+def test_every_function_runs_python313_on_the_architecture_parameter(template: Template) -> None:
+    # Given the Architecture parameter: x86_64 by default, arm64 (Graviton) the option
+    parameter = template["Parameters"]["Architecture"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == (ARCHITECTURE, [ARCHITECTURE, "arm64"])
+    # And every function with the template's Globals applied
     for logical_id, properties in functions(template).items():
-        # Then it runs on python3.13 (Amazon Linux 2023), x86_64, zip-packaged
+        # Then it runs on python3.13 (Amazon Linux 2023), on that architecture, zip-packaged
         assert properties.get("Runtime") == RUNTIME, logical_id
-        assert properties.get("Architectures") == [ARCHITECTURE], logical_id
+        assert properties.get("Architectures") == [{"Ref": "Architecture"}], logical_id
         assert properties.get("PackageType", "Zip") == "Zip", logical_id
         assert properties.get("Tracing") == "Active", logical_id
 
 
-def test_every_layer_is_for_python313_on_x86_64(template: Template) -> None:
+def test_every_layer_is_for_python313_on_the_architecture_parameter(template: Template) -> None:
     layers = resources_of_type(template, LAYER)
-    assert set(layers) == {"PixelmillLayer", "DependenciesLayer"}
+    assert set(layers) == {"PixelmillLayer", "CoreLayer", "ImagingLayer"}
     for logical_id, layer in layers.items():
         assert layer["Properties"]["CompatibleRuntimes"] == [RUNTIME], logical_id
-        assert layer["Properties"]["CompatibleArchitectures"] == [ARCHITECTURE], logical_id
+        assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}], logical_id
 
 
-def test_every_function_uses_both_layers(template: Template) -> None:
+def test_every_function_uses_the_core_layers_and_only_those_that_transform_the_imaging_one(template: Template) -> None:
     for logical_id, properties in functions(template).items():
-        layers = {ref_target(layer) for layer in properties.get("Layers", [])}
-        assert layers == {"PixelmillLayer", "DependenciesLayer"}, logical_id
+        layers = [ref_target(layer) for layer in properties.get("Layers", [])]
+        transforms = logical_id in ("ProcessorFunction", "RenderFunction")
+        expected = ["PixelmillLayer", "CoreLayer", *(["ImagingLayer"] if transforms else [])]
+        assert layers == expected, logical_id
 
 
 @pytest.mark.parametrize("resource_type", [FUNCTION, LAYER])
@@ -106,15 +111,19 @@ def _make_targets(makefile: Path) -> set[str]:
     return {target for rule in rules for target in rule.split()}
 
 
-def test_dependency_layer_is_built_from_the_runtime_lock(template: Template) -> None:
-    # One lock for Lambda and the local environment: requirements/runtime.txt
-    layer = template["Resources"]["DependenciesLayer"]
+@pytest.mark.parametrize(("layer_id", "group"), [("CoreLayer", "core.in"), ("ImagingLayer", "imaging.in")])
+def test_library_layers_are_built_from_the_runtime_lock(template: Template, layer_id: str, group: str) -> None:
+    # One lock for Lambda and the local environment: requirements/runtime.txt, resolved from both groups
+    layer = template["Resources"][layer_id]
     source = REPO_ROOT / layer["Properties"]["ContentUri"]
     assert (source / "runtime.txt").is_file()
-    makefile = (REPO_ROOT / layer["Metadata"]["ContextPath"] / "Makefile").read_text(encoding="utf-8")
-    assert "--python-version 3.13" in makefile
-    assert "--only-binary=:all:" in makefile
-    assert "runtime.txt" in makefile
+    assert {f"-r {name}" for name in ("core.in", "imaging.in")} <= set((source / "runtime.in").read_text().splitlines())
+    makefile = REPO_ROOT / layer["Metadata"]["ContextPath"] / "Makefile"
+    shared = (makefile.parent.parent / "wheels.mk").read_text(encoding="utf-8")
+    assert "--python-version 3.13" in shared
+    assert "--only-binary=:all:" in shared
+    assert "LOCK ?= runtime.txt" in shared
+    assert f"$(call install_group,{group})" in makefile.read_text(encoding="utf-8")
 
 
 # --- functions -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.provision import publish_outputs
-from pixelmill.dal.images import ImageStore
+from pixelmill.dal.images import S3ImageStore as ImageStore
 from pixelmill.models.ids import image_key
 from pixelmill_cli.main import main
 from tests.imagegen import jpeg_bytes

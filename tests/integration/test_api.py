@@ -177,6 +177,11 @@ def test_swagger_ui_is_served(stack: Stack) -> None:
 
     assert response.status == 200
     assert "swagger" in response.body.lower()
+    # The link under the page's title is the document itself
+    assert 'currentUrl.pathname + "?format=json"' in response.body
+    linked = stack.api.get("/api/docs", query={"format": ["json"]})
+    assert (linked.status, linked.headers["content-type"]) == (200, "application/json")
+    assert linked.json() == stack.api.get("/api/openapi.json").json()
 
 
 def test_cors_headers_let_browsers_call_the_api(stack: Stack) -> None:

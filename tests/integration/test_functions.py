@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from pixelmill.transforms import registry
+from pixelmill.catalog import registry
 from tests.imagegen import animated_gif_bytes, decode, decode_frames, jpeg_bytes, rgba_png_bytes
 from tests.integration.conftest import Stack
 

@@ -17,12 +17,12 @@ import pytest
 import requests
 
 from infra.events import load_event
+from pixelmill.catalog import registry
 from pixelmill.dal import get_stores
 from pixelmill.logic.ingest import upload_task_id
 from pixelmill.models.ids import image_key, incoming_image_id
 from pixelmill.models.task import Task, TaskStatus
 from pixelmill.settings import get_settings
-from pixelmill.transforms import registry
 from tests.imagegen import decode, image_bytes, jpeg_bytes
 from tests.integration.conftest import ALICE, ApiClient, Stack, iam_user
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from pixelmill.catalog import registry
 from pixelmill.settings import get_settings
-from pixelmill.transforms import registry
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
 
@@ -25,7 +25,7 @@ def _create(stack: Stack, function_type: str, args: dict[str, Any]) -> str:
 
 
 def _patch_run(monkeypatch: pytest.MonkeyPatch, function_type: str, run: Any) -> None:
-    monkeypatch.setattr(registry.get(function_type), "run", run)
+    monkeypatch.setattr(registry.implementation(function_type), "run", run)
 
 
 def test_a_child_out_of_memory_or_crashing_fails_only_its_own_task(

@@ -15,10 +15,11 @@ import requests
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from pixelmill.dal.images import ImageStore
-from pixelmill.dal.queue import TaskQueue
+from pixelmill.catalog import registry
+from pixelmill.dal.errors import translate_sdk_errors
+from pixelmill.dal.images import S3ImageStore as ImageStore
+from pixelmill.dal.queue import SqsTaskQueue as TaskQueue
 from pixelmill.models.task import TaskStatus
-from pixelmill.transforms import registry
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
 
@@ -178,7 +179,7 @@ def test_transient_fault_is_retried_then_succeeds(stack: Stack, monkeypatch: pyt
             raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "GetObject")
         real_download(self, key, path)
 
-    monkeypatch.setattr(ImageStore, "download", flaky_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(flaky_download))
 
     # When the first delivery fails
     first = stack.process_batch()
@@ -203,7 +204,7 @@ def test_persistent_fault_marks_the_task_failed_on_the_last_receive_and_the_mess
     def broken_download(self: ImageStore, key: str, path: Path) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "throttled"}}, "GetObject")
 
-    monkeypatch.setattr(ImageStore, "download", broken_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(broken_download))
 
     # When every allowed receive fails (3, the template's MaxReceiveCount)
     for attempt in (1, 2, 3):
@@ -267,7 +268,7 @@ def test_queue_failure_at_create_is_an_error_and_leaves_no_task(stack: Stack, mo
     def refuse(self: TaskQueue, task_id: str) -> None:
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage")
 
-    monkeypatch.setattr(TaskQueue, "send", refuse)
+    monkeypatch.setattr(TaskQueue, "send", translate_sdk_errors(refuse))
 
     response = stack.api.post(
         "/api/tasks/", json_body={"image_id": image_id, "function_type": "resize", "function_args": {"width": 10}}
@@ -285,7 +286,7 @@ def test_processing_timeout_fails_the_task(stack: Stack, monkeypatch: pytest.Mon
     from pixelmill.settings import get_settings
 
     get_settings.cache_clear()
-    resize = type(registry.parse("resize", {"width": 32}))
+    resize = type(registry.load("resize", {"width": 32}))
 
     def slow_run(self: Any, *args: Any, **kwargs: Any) -> Any:
         time.sleep(5)
@@ -402,7 +403,7 @@ def test_bad_list_parameters_are_400_naming_the_parameter(
 
 def test_progress_is_recorded_in_stages_while_processing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given every progress write is observed (an animation reports per frame)
-    from pixelmill.dal.tasks import TaskStore
+    from pixelmill.dal.tasks import DynamoTaskStore as TaskStore
     from tests.imagegen import animated_gif_bytes
 
     seen: list[int] = []
@@ -431,7 +432,7 @@ def test_a_duplicate_finishing_first_does_not_delete_the_shared_result(
     # Given two deliveries of one task, the second finishing while the first still works
     task = _create(stack, stack.upload(_jpeg()), width=40)
     boto3.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"task_id": task["task_id"]}))
-    resize = type(registry.parse("resize", {"width": 40}))
+    resize = type(registry.load("resize", {"width": 40}))
     real_run = resize.run
     nested = {"done": False}
 
@@ -458,7 +459,7 @@ def test_a_transform_that_raises_fails_the_task_at_once_with_the_reason(
 ) -> None:
     # Given a transform with a bug: it raises whatever the input
     task = _create(stack, stack.upload(_jpeg()), width=40)
-    resize = type(registry.parse("resize", {"width": 40}))
+    resize = type(registry.load("resize", {"width": 40}))
 
     def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValueError("tile cannot extend outside image")

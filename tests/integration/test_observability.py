@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from pixelmill.dal.images import ImageStore
+from pixelmill.dal.errors import translate_sdk_errors
+from pixelmill.dal.images import S3ImageStore as ImageStore
 from pixelmill.observability import bind_task, logger, unbind_task
 from tests.imagegen import jpeg_bytes
 from tests.integration.conftest import Stack
@@ -162,7 +163,7 @@ def test_a_transient_fault_logs_a_failed_line_that_will_be_retried(
     def broken_download(self: ImageStore, key: str, path: Path) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "throttled"}}, "GetObject")
 
-    monkeypatch.setattr(ImageStore, "download", broken_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(broken_download))
     lines.take()
 
     stack.process_batch()
@@ -299,7 +300,7 @@ def test_retries_are_counted(stack: Stack, emf: Any, monkeypatch: pytest.MonkeyP
     def broken_download(self: ImageStore, key: str, path: Path) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "throttled"}}, "GetObject")
 
-    monkeypatch.setattr(ImageStore, "download", broken_download)
+    monkeypatch.setattr(ImageStore, "download", translate_sdk_errors(broken_download))
     emf()
 
     stack.process_batch()
@@ -370,7 +371,7 @@ def test_requests_that_count_nothing_warn_of_nothing(stack: Stack) -> None:
 def test_proj_errors_go_through_the_logger_not_bare_to_stderr(
     stack: Stack, lines: Lines, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    # When a task asks for a projection PROJ does not know (refused at POST)
+    # When a task asks for a projection PROJ does not know (the API checks a CRS's form only)
     image_id = stack.upload(jpeg_bytes(16, 16))
     lines.take()
     capfd.readouterr()
@@ -382,12 +383,18 @@ def test_proj_errors_go_through_the_logger_not_bare_to_stderr(
             "function_args": {"target_srs": "+proj=nope"},
         },
     )
+    assert response.status == 200, response.body
+    stack.process_batch()
 
-    # Then it is a 400, PROJ's message is one of our lines (at INFO: the error is handled), and
-    # nothing reaches stderr bare
-    assert response.status == 400
-    [proj] = [line for line in lines.take() if "PROJ" in line["message"]]
-    assert (proj["name"], proj["level"]) == ("rasterio._env", "INFO")
+    # Then the worker fails the task with PROJ's reason, PROJ's message is one of our lines
+    # (at INFO: the error is handled), and nothing reaches stderr bare
+    task = stack.api.get(f"/api/tasks/{json.loads(response.body)['task_id']}")
+    error = json.loads(task.body)["error"]
+    assert error["code"] == "invalid_arguments"
+    assert "function_args.target_srs" in error["message"]
+    assert "not a CRS PROJ knows" in error["message"]
+    [proj] = [line for line in lines.take() if "PROJ" in line["message"] and line["name"] == "rasterio._env"]
+    assert proj["level"] == "INFO"
     assert "ERROR 1" not in capfd.readouterr().err
 
 

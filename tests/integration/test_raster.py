@@ -12,7 +12,7 @@ import requests
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
-from pixelmill.transforms import registry
+from pixelmill.catalog import registry
 from tests.imagegen import image_bytes, jpeg_bytes
 from tests.integration.conftest import Stack
 from tests.rastergen import ALPS_UTM32, open_raster_bytes, raster_bytes

@@ -149,7 +149,7 @@ CHILD = """
 import json, sys
 sys.path[:0] = [sys.argv[1] + "/layers/shared", sys.argv[1]]
 from pixelmill.errors import InvalidRequest
-from pixelmill.transforms import registry
+from pixelmill.catalog import registry
 from rasterio.crs import CRS
 from rasterio.warp import transform
 texts, check = json.loads(sys.stdin.read()), sys.argv[2]
@@ -159,7 +159,8 @@ for text in texts:
         for function, field in (("change_projection", "target_srs"), ("to_cog", "target_srs"), ("clip", "crs")):
             args = {field: text, "bbox": [0, 0, 1, 1]} if function == "clip" else {field: text}
             try:
-                registry.parse(function, args)
+                registry.parse(function, args)  # the API: the allowlist, no PROJ
+                registry.load(function, args)  # the worker: PROJ, then what it resolved to
                 accepted.append(text)
             except InvalidRequest:
                 pass

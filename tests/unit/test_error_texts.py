@@ -8,8 +8,9 @@ import re
 
 import pytest
 
+from pixelmill.catalog import registry
 from pixelmill.errors import ProcessingError, readable
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from pixelmill.transforms._raster import parse_crs
 from tests.rastergen import raster_bytes
 
@@ -19,7 +20,7 @@ LEAKS = re.compile(r"<[^>]*object|0x[0-9a-f]{4,}|/tmp/|pixelmill-|Traceback|proj
 
 def failure(name: str, args: dict[str, object], source: bytes, limits: Limits) -> ProcessingError:
     with pytest.raises(ProcessingError) as caught:
-        registry.parse(name, args).run(source, limits)
+        registry.load(name, args).run(source, limits)
     return caught.value
 
 

@@ -6,6 +6,9 @@ import hmac
 
 import pytest
 
+from pixelmill.catalog import registry
+from pixelmill.catalog.convert import Convert
+from pixelmill.catalog.resize import Resize
 from pixelmill.errors import InvalidRequest, InvalidSignature
 from pixelmill.logic.image_urls import check_steps, negotiate_format, sign, url_pipeline, verify
 from pixelmill.models.image_url import (
@@ -16,9 +19,6 @@ from pixelmill.models.image_url import (
     parse_image_path,
     url_value,
 )
-from pixelmill.transforms import registry
-from pixelmill.transforms.convert import Convert
-from pixelmill.transforms.resize import Resize
 
 OWNER = "AIDAALICE000000000001"
 IMAGE = "0197e45a-8fc5-7848-9c9f-56cc0ae0a087"

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from pixelmill.dal import StoredImage
 from pixelmill.logic.ingest import upload_task_id
 from pixelmill.models.ingest import DEFAULT_INGEST_RULES, IngestRule, UploadMetadata, matching_rule
 from pixelmill.settings import Settings
+from pixelmill.stores import StoredImage
 
 RULES = (
     IngestRule(prefix="incoming/", function_type="grayscale"),

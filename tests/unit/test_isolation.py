@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from pixelmill.catalog import registry
 from pixelmill.errors import ProcessingError
 from pixelmill.logic.isolation import TaskCancelled, run_isolated
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from tests.imagegen import image_bytes
 
 MIB = 1024 * 1024
@@ -24,7 +25,7 @@ def _run(tmp_path: Path, limits: Limits, cancelled: bool = False) -> Any:
     workdir.mkdir()
     reported: list[int] = []
     result = run_isolated(
-        registry.parse("grayscale", {}),
+        registry.load("grayscale", {}),
         source,
         workdir,
         limits,
@@ -45,7 +46,9 @@ def test_a_child_killed_from_outside_is_reported_out_of_memory(
     tmp_path: Path, limits: Limits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a child the kernel's OOM killer takes (SIGKILL, no answer)
-    monkeypatch.setattr(registry.get("grayscale"), "run", lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL))
+    monkeypatch.setattr(
+        registry.implementation("grayscale"), "run", lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+    )
     with pytest.raises(ProcessingError) as caught:
         _run(tmp_path, limits)
     assert caught.value.code == "out_of_memory"
@@ -55,7 +58,7 @@ def test_a_child_killed_from_outside_is_reported_out_of_memory(
 def test_a_child_that_exits_without_an_answer_crashed(
     tmp_path: Path, limits: Limits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry.get("grayscale"), "run", lambda *args, **kwargs: os._exit(3))
+    monkeypatch.setattr(registry.implementation("grayscale"), "run", lambda *args, **kwargs: os._exit(3))
     with pytest.raises(ProcessingError, match="exit status 3") as caught:
         _run(tmp_path, limits)
     assert caught.value.code == "crashed"
@@ -64,6 +67,6 @@ def test_a_child_that_exits_without_an_answer_crashed(
 def test_a_cancelled_task_s_child_is_killed(tmp_path: Path, limits: Limits, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    monkeypatch.setattr(registry.get("grayscale"), "run", lambda *args, **kwargs: time.sleep(600))
+    monkeypatch.setattr(registry.implementation("grayscale"), "run", lambda *args, **kwargs: time.sleep(600))
     with pytest.raises(TaskCancelled):
         _run(tmp_path, limits, cancelled=True)

@@ -30,6 +30,27 @@ def test_document_describes_problems_not_the_resolvers_422() -> None:
     assert "Problem" in document["components"]["schemas"]
 
 
+def test_posting_a_task_is_a_union_over_function_type_of_each_functions_arguments() -> None:
+    # Given the catalog and the document's request body of POST /api/tasks
+    from pixelmill.catalog import registry
+
+    document = json.loads(generate())
+    schemas = document["components"]["schemas"]
+    body = document["paths"]["/api/tasks"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+    # Then it is one schema per function, told apart by function_type (an OpenAPI discriminator)
+    assert body["discriminator"]["propertyName"] == "function_type"
+    assert set(body["discriminator"]["mapping"]) == set(registry.names())
+    assert len(body["oneOf"]) == len(registry.names())
+    for name, reference in body["discriminator"]["mapping"].items():
+        variant = schemas[reference.rsplit("/", 1)[1]]
+        # And each names its function and types function_args with that function's own arguments
+        assert variant["properties"]["function_type"]["const"] == name
+        arguments = schemas[variant["properties"]["function_args"]["$ref"].rsplit("/", 1)[1]]
+        assert set(arguments["properties"]) == set(registry.get(name).model_fields)
+        assert variant["required"] == ["image_id", "function_type"]
+
+
 def test_document_describes_image_urls_and_signing_them() -> None:
     paths = json.loads(generate())["paths"]
     image = paths["/img/{signature}/{steps}/{owner}/{image_id}"]["get"]

@@ -10,8 +10,8 @@ from typing import ClassVar
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
+from pixelmill.catalog import registry
 from pixelmill.errors import ImageTooLarge, ProcessingError, UnsupportedImage
-from pixelmill.transforms import registry
 from pixelmill.transforms._photo import detect_format, icc_colour_space
 from pixelmill.transforms.base import Limits, Rendered
 from pixelmill.transforms.resize import Resize
@@ -45,7 +45,7 @@ PILLOW_DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 def run(function_type: str, function_args: dict[str, object], source: bytes, limits: Limits) -> Rendered:
     """Validate the arguments as the API does and run the function."""
-    return registry.parse(function_type, dict(function_args)).run(source, limits)
+    return registry.load(function_type, dict(function_args)).run(source, limits)
 
 
 def upright(image: Image.Image) -> bool:
@@ -404,13 +404,13 @@ def test_shrink_on_load_gives_the_same_picture(limits: Limits) -> None:
 
 def test_progress_goes_from_decoded_to_encoded(limits: Limits) -> None:
     reported: list[int] = []
-    registry.parse("grayscale", {}).run(image_bytes("PNG"), limits, reported.append)
+    registry.load("grayscale", {}).run(image_bytes("PNG"), limits, reported.append)
     assert reported == [10, 60, 100]
 
 
 def test_progress_of_an_animation_grows(limits: Limits) -> None:
     reported: list[int] = []
-    registry.parse("grayscale", {}).run(animated_gif_bytes(8, 8, frames=10), limits, reported.append)
+    registry.load("grayscale", {}).run(animated_gif_bytes(8, 8, frames=10), limits, reported.append)
     assert reported[0] == 10
     assert reported[-2:] == [60, 100]
     assert reported == sorted(reported)

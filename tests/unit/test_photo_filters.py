@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageStat
 
+from pixelmill.catalog import registry
 from pixelmill.errors import InvalidRequest
-from pixelmill.transforms import registry
 from pixelmill.transforms.base import Limits
 from tests.imagegen import WHITE, decode, encode, image_bytes, jpeg_bytes, rgba_png_bytes
 
 
 def result(function_type: str, args: dict[str, object], source: bytes, limits: Limits) -> Image.Image:
     """``source`` processed by a function, decoded."""
-    return decode(registry.parse(function_type, dict(args)).run(source, limits).data)
+    return decode(registry.load(function_type, dict(args)).run(source, limits).data)
 
 
 def edge_png() -> bytes:
@@ -77,7 +77,7 @@ def test_blur_does_not_bleed_transparent_colour(limits: Limits) -> None:
 @pytest.mark.parametrize("radius", [0, 100.5, "a lot"])
 def test_blur_radius_is_bounded(radius: object) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("blur", {"radius": radius})
+        registry.load("blur", {"radius": radius})
     assert caught.value.errors[0].field == "function_args.radius"
 
 
@@ -86,7 +86,7 @@ def test_blur_radius_is_bounded(radius: object) -> None:
 
 def test_sharpen_increases_contrast_at_an_edge(limits: Limits) -> None:
     # Given a soft edge (blurred), When sharpened, Then it is steeper
-    soft = registry.parse("blur", {"radius": 2}).run(edge_png(), limits).data
+    soft = registry.load("blur", {"radius": 2}).run(edge_png(), limits).data
     before = decode(soft)
     after = result("sharpen", {"radius": 2, "percent": 200, "threshold": 0}, soft, limits)
     assert after.size == before.size
@@ -113,5 +113,5 @@ def test_sharpen_leaves_alpha_alone(limits: Limits) -> None:
 )
 def test_sharpen_arguments_are_bounded(args: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("sharpen", dict(args))
+        registry.load("sharpen", dict(args))
     assert caught.value.errors[0].field == field

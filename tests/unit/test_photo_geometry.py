@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from pixelmill.catalog import registry
 from pixelmill.errors import InvalidRequest, ProcessingError
-from pixelmill.transforms import registry
 from pixelmill.transforms.base import Limits
 from pixelmill.transforms.rotate import Rotate
 from tests.imagegen import (
@@ -28,7 +28,7 @@ from tests.imagegen import (
 
 def result(function_type: str, args: dict[str, object], source: bytes, limits: Limits) -> Image.Image:
     """``source`` processed by a function, decoded."""
-    return decode(registry.parse(function_type, dict(args)).run(source, limits).data)
+    return decode(registry.load(function_type, dict(args)).run(source, limits).data)
 
 
 def corners(image: Image.Image) -> dict[str, Colour]:
@@ -67,7 +67,7 @@ def test_a_crop_outside_the_image_fails_before_decoding(box: dict[str, int], lim
     source = png_header_bytes(80, 40)
     # When a rectangle outside it is asked, Then invalid_crop, with the sizes in the message
     with pytest.raises(ProcessingError, match="outside the 80×40 image") as caught:
-        registry.parse("crop", dict(box)).run(source, limits)
+        registry.load("crop", dict(box)).run(source, limits)
     assert caught.value.code == "invalid_crop"
 
 
@@ -81,7 +81,7 @@ def test_a_crop_outside_the_image_fails_before_decoding(box: dict[str, int], lim
 )
 def test_crop_arguments_are_validated(args: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("crop", dict(args))
+        registry.load("crop", dict(args))
     assert [error.field for error in caught.value.errors] == [field]
 
 
@@ -142,13 +142,13 @@ def test_predicted_rotated_size_is_exact(angle: float, size: tuple[int, int]) ->
 @pytest.mark.parametrize("fill", ["red", "#12345", "ffffff", "#gggggg"])
 def test_fill_must_be_a_hex_colour(fill: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("rotate", {"angle": 10, "fill": fill})
+        registry.load("rotate", {"angle": 10, "fill": fill})
     assert caught.value.errors[0].field == "function_args.fill"
 
 
 def test_angle_is_bounded() -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("rotate", {"angle": 361})
+        registry.load("rotate", {"angle": 361})
     assert caught.value.errors[0].field == "function_args.angle"
 
 
@@ -170,5 +170,5 @@ def test_flip_mirrors(direction: str, expected: dict[str, Colour], limits: Limit
 
 def test_flip_needs_a_direction() -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("flip", {"direction": "diagonal"})
+        registry.load("flip", {"direction": "diagonal"})
     assert caught.value.errors[0].field == "function_args.direction"

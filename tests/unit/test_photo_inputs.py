@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from PIL import ExifTags, Image
 
+from pixelmill.catalog import registry
 from pixelmill.errors import ImageTooLarge, UnsupportedImage
-from pixelmill.transforms import registry
 from pixelmill.transforms._photo import detect_format
 from pixelmill.transforms.base import Limits, Rendered
 from tests.imagegen import (
@@ -27,7 +27,7 @@ from tests.imagegen import (
 
 
 def run(function_type: str, function_args: dict[str, object], source: bytes, limits: Limits) -> Rendered:
-    return registry.parse(function_type, dict(function_args)).run(source, limits)
+    return registry.load(function_type, dict(function_args)).run(source, limits)
 
 
 def upright(image: Image.Image) -> bool:

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from pixelmill.catalog import registry
+from pixelmill.catalog.pipeline import MAX_STEPS
 from pixelmill.errors import ImageTooLarge, InvalidRequest, ProcessingError
-from pixelmill.transforms import registry
 from pixelmill.transforms.base import Limits
-from pixelmill.transforms.pipeline import MAX_STEPS, Pipeline
+from pixelmill.transforms.pipeline import Pipeline
 from tests.imagegen import (
     BLUE,
     GREEN,
@@ -29,14 +30,14 @@ def step(function_type: str, **function_args: Any) -> dict[str, Any]:
 
 
 def pipeline(*steps: dict[str, Any], **options: Any) -> Pipeline:
-    function = registry.parse("pipeline", {"steps": list(steps), **options})
+    function = registry.load("pipeline", {"steps": list(steps), **options})
     assert isinstance(function, Pipeline)
     return function
 
 
 def error_fields(args: dict[str, Any]) -> list[str]:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("pipeline", args)
+        registry.load("pipeline", args)
     return [error.field for error in caught.value.errors]
 
 
@@ -101,7 +102,7 @@ def test_common_options_belong_to_the_pipeline(limits: Limits) -> None:
 @pytest.mark.parametrize("option", ["auto_orient", "to_srgb", "keep_metadata"])
 def test_common_options_on_a_step_are_refused_with_a_reason(option: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("pipeline", {"steps": [step("grayscale", **{option: True})]})
+        registry.load("pipeline", {"steps": [step("grayscale", **{option: True})]})
     [error] = caught.value.errors
     assert error.field == f"function_args.steps.0.grayscale.function_args.{option}"
     assert "option of the whole pipeline" in error.message
@@ -131,7 +132,7 @@ def test_the_number_of_steps_is_bounded(count: int) -> None:
 
 
 def test_function_args_may_be_left_out_when_all_optional() -> None:
-    function = registry.parse("pipeline", {"steps": [{"function_type": "grayscale"}, {"function_type": "blur"}]})
+    function = registry.load("pipeline", {"steps": [{"function_type": "grayscale"}, {"function_type": "blur"}]})
     assert isinstance(function, Pipeline)
     assert len(function.steps) == 2
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from pixelmill.catalog import registry
 from pixelmill.errors import InvalidRequest
-from pixelmill.transforms import registry
 from pixelmill.transforms._photo import REDUCING_GAP, downscale
 from pixelmill.transforms.base import Limits
 from pixelmill.transforms.resize import Resize
@@ -26,7 +26,7 @@ from tests.imagegen import (
 
 def resized(args: dict[str, object], source: bytes, limits: Limits) -> tuple[int, int]:
     """The size of ``source`` resized with ``args``."""
-    function = registry.parse("resize", dict(args))
+    function = registry.load("resize", dict(args))
     image = decode(function.run(source, limits).data)
     return image.size
 
@@ -71,7 +71,7 @@ def test_no_upscaling_unless_asked(args: dict[str, object], expected: tuple[int,
 def test_cover_crops_the_centre(limits: Limits) -> None:
     # Given 400×200 quadrants, When covering a 100×100 box
     image = decode(
-        registry.parse("resize", {"width": 100, "height": 100, "fit": "cover"})
+        registry.load("resize", {"width": 100, "height": 100, "fit": "cover"})
         .run(image_bytes("PNG", 400, 200), limits)
         .data
     )
@@ -83,7 +83,7 @@ def test_cover_crops_the_centre(limits: Limits) -> None:
 
 def test_fill_stretches(limits: Limits) -> None:
     image = decode(
-        registry.parse("resize", {"width": 50, "height": 200, "fit": "fill"})
+        registry.load("resize", {"width": 50, "height": 200, "fit": "fill"})
         .run(image_bytes("PNG", 400, 200), limits)
         .data
     )
@@ -93,27 +93,27 @@ def test_fill_stretches(limits: Limits) -> None:
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "AVIF"])
 def test_resize_keeps_the_format(fmt: str, limits: Limits) -> None:
-    rendered = registry.parse("resize", {"width": 50}).run(image_bytes(fmt, 100, 80), limits)
+    rendered = registry.load("resize", {"width": 50}).run(image_bytes(fmt, 100, 80), limits)
     image = decode(rendered.data)
     assert (image.format, image.size) == (fmt, (50, 40))
 
 
 def test_resize_keeps_alpha(limits: Limits) -> None:
-    image = decode(registry.parse("resize", {"width": 20}).run(rgba_png_bytes(40, 20), limits).data)
+    image = decode(registry.load("resize", {"width": 20}).run(rgba_png_bytes(40, 20), limits).data)
     assert (image.mode, image.size) == ("RGBA", (20, 10))
     assert image.getpixel((15, 5)) == (0, 0, 0, 0)
 
 
 def test_nearest_keeps_exact_colours(limits: Limits) -> None:
     image = decode(
-        registry.parse("resize", {"width": 37, "resample": "nearest"}).run(image_bytes("PNG", 100, 100), limits).data
+        registry.load("resize", {"width": 37, "resample": "nearest"}).run(image_bytes("PNG", 100, 100), limits).data
     )
     assert sample_quadrants(image) == QUADRANTS
 
 
 def test_cover_with_shrink_on_load_is_exact(limits: Limits) -> None:
     # Given a large JPEG decoded reduced, When covering a box, Then the box is exact and centred
-    rendered = registry.parse("resize", {"width": 300, "height": 300, "fit": "cover"}).run(
+    rendered = registry.load("resize", {"width": 300, "height": 300, "fit": "cover"}).run(
         jpeg_bytes(3000, 1500, quality=80), limits
     )
     image = decode(rendered.data)
@@ -142,7 +142,7 @@ def test_draft_size_is_only_asked_when_shrinking() -> None:
 )
 def test_bad_arguments_name_the_field(args: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("resize", dict(args))
+        registry.load("resize", dict(args))
     assert [error.field for error in caught.value.errors] == [field]
 
 
@@ -161,20 +161,20 @@ def test_bad_arguments_name_the_field(args: dict[str, object], field: str) -> No
 def test_thumbnail_fits_the_longest_side(
     size: int, source: tuple[int, int], expected: tuple[int, int], limits: Limits
 ) -> None:
-    rendered = registry.parse("thumbnail", {"size": size}).run(image_bytes("PNG", *source), limits)
+    rendered = registry.load("thumbnail", {"size": size}).run(image_bytes("PNG", *source), limits)
     assert decode(rendered.data).size == expected
 
 
 def test_thumbnail_of_a_large_jpeg(limits: Limits) -> None:
     # Given a 3000×2000 JPEG, When thumbnailed with the default size, Then 256×171, upright
-    image = decode(registry.parse("thumbnail", {}).run(jpeg_bytes(3000, 2000, quality=80), limits).data)
+    image = decode(registry.load("thumbnail", {}).run(jpeg_bytes(3000, 2000, quality=80), limits).data)
     assert (image.format, image.size) == ("JPEG", (256, 171))
     assert all(close_to(sample_quadrants(image)[name], colour) for name, colour in QUADRANTS.items())
 
 
 def test_thumbnail_size_is_bounded() -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("thumbnail", {"size": 5000})
+        registry.load("thumbnail", {"size": 5000})
     assert caught.value.errors[0].field == "function_args.size"
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from rasterio.windows import Window
 
+from pixelmill.catalog import registry
 from pixelmill.errors import ImageTooLarge, InvalidRequest, ProcessingError, UnsupportedImage
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from pixelmill.transforms._raster import TILE, parse_crs, plan_windows
 from tests.imagegen import image_bytes, jpeg_bytes
 from tests.rastergen import raster_bytes, write_raster
@@ -34,12 +35,12 @@ def test_the_catalog_examples_are_valid_arguments(name: str) -> None:
     examples = registry.get(name).model_json_schema()["examples"]
     assert examples
     for example in examples:
-        registry.parse(name, example)
+        registry.load(name, example)
 
 
 def test_raster_functions_are_not_pipeline_steps() -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("pipeline", {"steps": [{"function_type": "change_projection", "function_args": {}}]})
+        registry.load("pipeline", {"steps": [{"function_type": "change_projection", "function_args": {}}]})
     assert caught.value.errors[0].field.startswith("function_args.steps.0")
 
 
@@ -61,20 +62,17 @@ def test_raster_functions_are_not_pipeline_steps() -> None:
     ],
 )
 def test_crs_arguments_accept_codes_wkt_and_proj_strings(text: str) -> None:
-    function = registry.parse("change_projection", {"target_srs": text})
+    function = registry.load("change_projection", {"target_srs": text})
     assert parse_crs(function.target_srs).to_wkt()  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("EPSG:999999", "not a CRS"),
         ("/etc/passwd", "authority code"),
         ("http://example.test/crs.wkt", "authority code"),
         ("+proj=longlat +init=/etc/passwd:x", "may not name files"),
         ("+proj=longlat +ellps=WGS84 +nadgrids=/tmp/grid.gsb", "may not name files"),
-        ("EPSG:4978", "neither geographic nor projected"),  # geocentric
-        ("EPSG:4267", "+datum=NAD27 is defined by grid files"),  # what PROJ resolves it to
         (
             'GEOGCS["x",DATUM["d",SPHEROID["s",6378137,298.25],EXTENSION["PROJ4_GRIDS","g"]],UNIT["degree",1]]',
             "EXTENSION",
@@ -84,11 +82,34 @@ def test_crs_arguments_accept_codes_wkt_and_proj_strings(text: str) -> None:
         ("hello", "authority code"),
     ],
 )
-def test_crs_arguments_are_refused_at_post_naming_the_field(text: str, reason: str) -> None:
+def test_crs_arguments_of_the_wrong_form_are_refused_at_post_naming_the_field(text: str, reason: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         registry.parse("change_projection", {"target_srs": text})
     [error] = caught.value.errors
     assert error.field == "function_args.target_srs"
+    assert reason in error.message
+
+
+@pytest.mark.parametrize(
+    ("function_type", "args", "reason"),
+    [
+        ("change_projection", {"target_srs": "EPSG:999999"}, "not a CRS"),
+        ("change_projection", {"target_srs": "EPSG:4978"}, "neither geographic nor projected"),  # geocentric
+        ("change_projection", {"target_srs": "EPSG:4267"}, "+datum=NAD27 is defined by grid files"),  # resolved
+        ("to_cog", {"target_srs": "EPSG:999999"}, "not a CRS"),
+        ("clip", {"bbox": [0, 0, 1, 1], "crs": "EPSG:999999"}, "not a CRS"),
+    ],
+)
+def test_crs_arguments_proj_does_not_know_pass_the_api_and_are_refused_by_the_worker(
+    function_type: str, args: dict[str, object], reason: str
+) -> None:
+    # The API checks the allowlist only (no PROJ in its layer); the worker's load asks PROJ,
+    # and checks what PROJ resolved the CRS to against the same allowlist.
+    registry.parse(function_type, args)
+    with pytest.raises(InvalidRequest) as caught:
+        registry.load(function_type, args)
+    [error] = caught.value.errors
+    assert error.field == f"function_args.{next(iter(set(args) - {'bbox'}))}"
     assert reason in error.message
 
 
@@ -97,12 +118,12 @@ def test_crs_arguments_are_refused_at_post_naming_the_field(text: str, reason: s
 
 def test_a_file_that_is_not_a_raster_is_unsupported(limits: Limits) -> None:
     with pytest.raises(UnsupportedImage, match="not a raster"):
-        registry.parse("raster_info", {}).run(b"just some text, not pixels", limits)
+        registry.load("raster_info", {}).run(b"just some text, not pixels", limits)
 
 
 def test_a_format_without_an_accepted_driver_is_unsupported(limits: Limits) -> None:
     with pytest.raises(UnsupportedImage, match="GIF files are not accepted as rasters"):
-        registry.parse("raster_info", {}).run(image_bytes("GIF", 8, 8), limits)
+        registry.load("raster_info", {}).run(image_bytes("GIF", 8, 8), limits)
 
 
 def test_a_vrt_pointing_at_another_file_is_refused(tmp_path: Path, limits: Limits) -> None:
@@ -116,35 +137,35 @@ def test_a_vrt_pointing_at_another_file_is_refused(tmp_path: Path, limits: Limit
     ).encode()
     # Then no raster function opens it
     with pytest.raises(UnsupportedImage, match="not a raster"):
-        registry.parse("raster_info", {}).run(vrt, limits)
+        registry.load("raster_info", {}).run(vrt, limits)
 
 
 def test_a_truncated_geotiff_is_unsupported(limits: Limits) -> None:
     data = raster_bytes(64, 64)
     with pytest.raises(ProcessingError):
-        registry.parse("raster_info", {}).run(data[:200], limits)
+        registry.load("raster_info", {}).run(data[:200], limits)
 
 
 def test_a_jpeg_without_georeferencing_is_described_but_not_reprojected(limits: Limits) -> None:
     photo = jpeg_bytes(40, 30)
-    info = registry.parse("raster_info", {}).run(photo, limits).document
+    info = registry.load("raster_info", {}).run(photo, limits).document
     assert info is not None
     assert (info["driver"], info["width"], info["height"], info["crs"]) == ("JPEG", 40, 30, None)
     with pytest.raises(ProcessingError, match="no coordinate reference system") as caught:
-        registry.parse("change_projection", {"target_srs": "EPSG:3857"}).run(photo, limits)
+        registry.load("change_projection", {"target_srs": "EPSG:3857"}).run(photo, limits)
     assert caught.value.code == "not_georeferenced"
 
 
 def test_a_raster_over_the_pixel_limit_is_refused_before_reading(limits: Limits) -> None:
     small = dataclasses.replace(limits, max_raster_pixels=100 * 100 * 3 - 1)
     with pytest.raises(ImageTooLarge, match="100×100 pixels × 3 bands"):
-        registry.parse("raster_info", {}).run(raster_bytes(100, 100, bands=3), small)
+        registry.load("raster_info", {}).run(raster_bytes(100, 100, bands=3), small)
 
 
 def test_a_result_over_the_pixel_limit_is_refused(limits: Limits) -> None:
     small = dataclasses.replace(limits, max_raster_pixels=100 * 100)
     with pytest.raises(ImageTooLarge, match="the result"):
-        registry.parse("resample", {"scale": 2}).run(raster_bytes(100, 100), small)
+        registry.load("resample", {"scale": 2}).run(raster_bytes(100, 100), small)
 
 
 def test_a_raster_stored_in_blocks_larger_than_the_working_memory_is_refused(limits: Limits) -> None:
@@ -152,7 +173,7 @@ def test_a_raster_stored_in_blocks_larger_than_the_working_memory_is_refused(lim
     whole = raster_bytes(512, 512, bands=3, tiled=False, blockysize=512)
     tight = dataclasses.replace(limits, raster_memory_bytes=512 * 512 * 3 - 1)
     with pytest.raises(ImageTooLarge, match="save it tiled"):
-        registry.parse("raster_info", {}).run(whole, tight)
+        registry.load("raster_info", {}).run(whole, tight)
 
 
 def test_gdal_writes_nothing_next_to_the_source(tmp_path: Path, limits: Limits) -> None:
@@ -160,8 +181,8 @@ def test_gdal_writes_nothing_next_to_the_source(tmp_path: Path, limits: Limits) 
     write_raster(source, 64, 64, bands=2)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    registry.parse("raster_info", {}).run_file(source, workdir, limits)
-    registry.parse("change_projection", {"target_srs": "EPSG:3857"}).run_file(source, workdir, limits)
+    registry.load("raster_info", {}).run_file(source, workdir, limits)
+    registry.load("change_projection", {"target_srs": "EPSG:3857"}).run_file(source, workdir, limits)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "work"]
     assert sorted(p.name for p in workdir.iterdir()) == ["result.tif"]
 

@@ -16,8 +16,9 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_validate
 
+from pixelmill.catalog import registry
 from pixelmill.errors import InvalidRequest, ProcessingError
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from tests.rastergen import ALPS_UTM32, ALPS_WGS84, open_raster_bytes, raster_bytes
 
 
@@ -45,7 +46,7 @@ def test_to_cog_writes_a_valid_cog(
     limits: Limits, tmp_path: Path, args: dict[str, Any], source: dict[str, Any]
 ) -> None:
     source_bytes = raster_bytes(1100, 900, crs="EPSG:32632", bounds=ALPS_UTM32, **source)
-    rendered = registry.parse("to_cog", args).run(source_bytes, limits)
+    rendered = registry.load("to_cog", args).run(source_bytes, limits)
     _validate_cog(rendered.data, tmp_path)
     with open_raster_bytes(source_bytes) as original, open_raster_bytes(rendered.data) as result:
         assert result.profile["compress"] == args.get("compression", "deflate")
@@ -59,7 +60,7 @@ def test_to_cog_writes_a_valid_cog(
 def test_to_cog_reprojects_in_the_same_task(limits: Limits, tmp_path: Path) -> None:
     source_bytes = raster_bytes(600, 500, bands=2, dtype="uint16", nodata=0)
     reports: list[int] = []
-    rendered = registry.parse("to_cog", {"target_srs": "EPSG:3857", "resampling": "bilinear"}).run(
+    rendered = registry.load("to_cog", {"target_srs": "EPSG:3857", "resampling": "bilinear"}).run(
         source_bytes, limits, reports.append
     )
     _validate_cog(rendered.data, tmp_path)
@@ -73,7 +74,7 @@ def test_to_cog_reprojects_in_the_same_task(limits: Limits, tmp_path: Path) -> N
 
 def test_to_cog_refuses_lossy_compression_of_data_it_cannot_hold(limits: Limits) -> None:
     with pytest.raises(ProcessingError, match="jpeg compression takes 8-bit rasters") as caught:
-        registry.parse("to_cog", {"compression": "jpeg"}).run(raster_bytes(64, 64, dtype="uint16"), limits)
+        registry.load("to_cog", {"compression": "jpeg"}).run(raster_bytes(64, 64, dtype="uint16"), limits)
     assert caught.value.code == "unsupported_compression"
 
 
@@ -82,7 +83,7 @@ def test_to_cog_refuses_lossy_compression_of_data_it_cannot_hold(limits: Limits)
 )
 def test_to_cog_refuses_inconsistent_arguments_at_post(args: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest):
-        registry.parse("to_cog", args)
+        registry.load("to_cog", args)
 
 
 # ---------------------------------------------------------------- clip
@@ -94,7 +95,7 @@ def test_clip_to_a_bbox_in_the_raster_crs_copies_those_pixels(limits: Limits) ->
         # A box on pixel edges, columns 30..130 and rows 20..70
         left, top = source.transform @ (30, 20)
         right, bottom = source.transform @ (130, 70)
-        rendered = registry.parse("clip", {"bbox": [left, bottom, right, top]}).run(source_bytes, limits)
+        rendered = registry.load("clip", {"bbox": [left, bottom, right, top]}).run(source_bytes, limits)
         with open_raster_bytes(rendered.data) as result:
             assert (result.width, result.height) == (100, 50)
             assert result.bounds == pytest.approx((left, bottom, right, top))
@@ -105,7 +106,7 @@ def test_clip_to_a_bbox_in_the_raster_crs_copies_those_pixels(limits: Limits) ->
 def test_clip_to_a_bbox_in_another_crs_covers_it(limits: Limits) -> None:
     source_bytes = raster_bytes(240, 200, crs="EPSG:32632", bounds=ALPS_UTM32)
     bbox = [10.2, 46.2, 10.5, 46.4]
-    rendered = registry.parse("clip", {"bbox": bbox, "crs": "EPSG:4326"}).run(source_bytes, limits)
+    rendered = registry.load("clip", {"bbox": bbox, "crs": "EPSG:4326"}).run(source_bytes, limits)
     with open_raster_bytes(rendered.data) as result:
         covered = transform_bounds("EPSG:32632", "EPSG:4326", *result.bounds)
         assert covered[0] <= bbox[0]
@@ -121,7 +122,7 @@ def test_clip_to_a_geojson_polygon_masks_what_is_outside(limits: Limits) -> None
     # Given a raster without nodata and a triangle in longitude/latitude (GeoJSON's CRS)
     source_bytes = raster_bytes(200, 200, bands=2, crs="EPSG:4326", bounds=ALPS_WGS84)
     triangle = {"type": "Polygon", "coordinates": [[[10.2, 46.2], [10.8, 46.2], [10.2, 46.8], [10.2, 46.2]]]}
-    rendered = registry.parse("clip", {"geometry": triangle}).run(source_bytes, limits)
+    rendered = registry.load("clip", {"geometry": triangle}).run(source_bytes, limits)
     with open_raster_bytes(rendered.data) as result:
         # Then the result is the triangle's box, masked outside the triangle
         assert result.bounds == pytest.approx((10.2, 46.2, 10.8, 46.8))
@@ -143,7 +144,7 @@ def test_clip_with_nodata_sets_nodata_outside_the_polygon(limits: Limits) -> Non
             ]
         ],
     }
-    rendered = registry.parse("clip", {"geometry": square_with_hole}).run(source_bytes, limits)
+    rendered = registry.load("clip", {"geometry": square_with_hole}).run(source_bytes, limits)
     with open_raster_bytes(rendered.data) as result:
         data = result.read(1)
         assert result.nodata == 0
@@ -153,7 +154,7 @@ def test_clip_with_nodata_sets_nodata_outside_the_polygon(limits: Limits) -> Non
 
 def test_clip_outside_the_raster_fails_with_the_reason(limits: Limits) -> None:
     with pytest.raises(ProcessingError, match="does not overlap") as caught:
-        registry.parse("clip", {"bbox": [0, 0, 1, 1]}).run(raster_bytes(50, 50), limits)
+        registry.load("clip", {"bbox": [0, 0, 1, 1]}).run(raster_bytes(50, 50), limits)
     assert caught.value.code == "outside_raster"
 
 
@@ -169,7 +170,7 @@ def test_clip_outside_the_raster_fails_with_the_reason(limits: Limits) -> None:
 )
 def test_clip_refuses_bad_regions_at_post(args: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        registry.parse("clip", args)
+        registry.load("clip", args)
     assert caught.value.errors[0].field.startswith(field)
 
 
@@ -182,7 +183,7 @@ def test_normalized_difference_is_the_formula_with_nodata(limits: Limits) -> Non
         300, 200, bands=4, dtype="uint16", crs="EPSG:32632", bounds=ALPS_UTM32, nodata=0,
         invalid=(slice(0, 20), slice(0, 300)),
     )  # fmt: skip
-    rendered = registry.parse("normalized_difference", {"band_a": 4, "band_b": 3}).run(source_bytes, limits)
+    rendered = registry.load("normalized_difference", {"band_a": 4, "band_b": 3}).run(source_bytes, limits)
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
         nir, red = source.read(4).astype(np.float64), source.read(3).astype(np.float64)
         valid = (nir != 0) & (red != 0)
@@ -198,7 +199,7 @@ def test_normalized_difference_is_the_formula_with_nodata(limits: Limits) -> Non
 
 def test_normalized_difference_of_a_missing_band_fails_with_the_reason(limits: Limits) -> None:
     with pytest.raises(ProcessingError, match="band 4 does not exist: the raster has 3") as caught:
-        registry.parse("normalized_difference", {"band_a": 4, "band_b": 3}).run(raster_bytes(20, 20, bands=3), limits)
+        registry.load("normalized_difference", {"band_a": 4, "band_b": 3}).run(raster_bytes(20, 20, bands=3), limits)
     assert caught.value.code == "invalid_band"
 
 
@@ -209,7 +210,7 @@ def test_normalized_difference_is_zero_safe(limits: Limits, tmp_path: Path) -> N
         transform=rasterio.transform.from_origin(10, 47, 1, 1),
     ) as dataset:  # fmt: skip
         dataset.write(np.array([[[1, 0, -3, 5]], [[1, 0, 3, 5]]], dtype=np.int16))
-    rendered = registry.parse("normalized_difference", {"band_a": 1, "band_b": 2}).run(path.read_bytes(), limits)
+    rendered = registry.load("normalized_difference", {"band_a": 1, "band_b": 2}).run(path.read_bytes(), limits)
     with open_raster_bytes(rendered.data) as result:
         assert result.read(1).tolist() == [[0.0, -9999.0, -9999.0, 0.0]]  # a + b = 0 twice
 
@@ -222,7 +223,7 @@ def test_raster_info_describes_the_raster_and_its_exact_statistics(limits: Limit
         300, 200, bands=2, dtype="int16", crs="EPSG:32632", bounds=ALPS_UTM32, nodata=-32768,
         invalid=(slice(0, 50), slice(0, 300)), descriptions=["elevation", "slope"],
     )  # fmt: skip
-    rendered = registry.parse("raster_info", {}).run(source_bytes, limits)
+    rendered = registry.load("raster_info", {}).run(source_bytes, limits)
     info = rendered.document
     assert info is not None
     assert rendered.content_type == "application/json"
@@ -248,10 +249,10 @@ def test_raster_info_statistics_are_the_same_in_many_windows(limits: Limits) -> 
     import dataclasses
 
     source_bytes = raster_bytes(700, 600, bands=3, dtype="float32", nodata=-9999.0, invalid=(slice(0, 9), slice(0, 9)))
-    whole = registry.parse("raster_info", {}).run(source_bytes, limits).document
+    whole = registry.load("raster_info", {}).run(source_bytes, limits).document
     tight = dataclasses.replace(limits, raster_memory_bytes=256 * 256 * 3 * 4)
     reports: list[int] = []
-    windowed = registry.parse("raster_info", {}).run(source_bytes, tight, reports.append).document
+    windowed = registry.load("raster_info", {}).run(source_bytes, tight, reports.append).document
     assert whole is not None
     assert windowed is not None
     assert len(reports) > 5
@@ -263,7 +264,7 @@ def test_raster_info_statistics_are_the_same_in_many_windows(limits: Limits) -> 
 
 def test_raster_info_of_a_nan_nodata_float_raster_is_valid_json(limits: Limits) -> None:
     source_bytes = raster_bytes(64, 64, dtype="float32", nodata=float("nan"), invalid=(slice(0, 8), slice(0, 64)))
-    rendered = registry.parse("raster_info", {}).run(source_bytes, limits)
+    rendered = registry.load("raster_info", {}).run(source_bytes, limits)
     info = json.loads(rendered.data)  # strict JSON: no NaN literal
     assert info["nodata"] == "nan"
     assert info["bands"][0]["statistics"]["valid_pixels"] == 56 * 64
@@ -271,7 +272,7 @@ def test_raster_info_of_a_nan_nodata_float_raster_is_valid_json(limits: Limits) 
 
 def test_raster_info_of_a_raster_across_the_antimeridian_has_west_greater_than_east(limits: Limits) -> None:
     source_bytes = raster_bytes(100, 100, crs="EPSG:32660", bounds=(700_000.0, 5_000_000.0, 900_000.0, 5_200_000.0))
-    info = registry.parse("raster_info", {"statistics": False}).run(source_bytes, limits).document
+    info = registry.load("raster_info", {"statistics": False}).run(source_bytes, limits).document
     assert info is not None
     assert info["bounds_wgs84"]["west"] > info["bounds_wgs84"]["east"]
     assert "statistics" not in info["bands"][0]
@@ -281,9 +282,9 @@ def test_every_raster_function_reads_a_png_and_a_jpeg_source(limits: Limits) -> 
     # PNG and JPEG rasters carry no CRS of their own; raster_info and normalized_difference need none
     for driver in ("PNG", "JPEG"):
         source = raster_bytes(64, 48, bands=3, crs=None, driver=driver)
-        info = registry.parse("raster_info", {}).run(source, limits).document
+        info = registry.load("raster_info", {}).run(source, limits).document
         assert info is not None
         assert info["driver"] == driver
-        ndvi = registry.parse("normalized_difference", {"band_a": 1, "band_b": 2}).run(source, limits)
+        ndvi = registry.load("normalized_difference", {"band_a": 1, "band_b": 2}).run(source, limits)
         with open_raster_bytes(ndvi.data) as result:
             assert (result.width, result.height) == (64, 48)

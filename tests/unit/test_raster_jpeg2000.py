@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from rio_cogeo.cogeo import cog_validate
 
+from pixelmill.catalog import registry
 from pixelmill.errors import ImageTooLarge
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from tests.imagegen import jp2_header_bytes
 from tests.rastergen import ALPS_UTM32, open_raster_bytes, sentinel2_like_jp2
 
@@ -24,7 +25,7 @@ def band(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
 
 
 def test_raster_info_reads_the_crs_from_the_jpeg_2000_boxes(band: tuple[bytes, bytes], limits: Limits) -> None:
-    info = registry.parse("raster_info", {"statistics": False}).run(band[0], limits).document
+    info = registry.load("raster_info", {"statistics": False}).run(band[0], limits).document
     assert info is not None
     assert (info["driver"], info["width"], info["height"], info["crs"]) == (
         "JP2OpenJPEG",
@@ -46,7 +47,7 @@ def test_a_jpeg_2000_band_gives_what_its_geotiff_twin_gives(
 ) -> None:
     # Given the same band as JPEG 2000 (lossless) and as GeoTIFF
     jp2, geotiff = band
-    function = registry.parse(function_type, function_args)
+    function = registry.load(function_type, function_args)
     # When both are processed, Then the results are the same raster
     with (
         open_raster_bytes(function.run(jp2, limits).data) as ours,
@@ -57,7 +58,7 @@ def test_a_jpeg_2000_band_gives_what_its_geotiff_twin_gives(
 
 
 def test_a_jpeg_2000_band_becomes_a_valid_cog(band: tuple[bytes, bytes], limits: Limits, tmp_path: Path) -> None:
-    rendered = registry.parse("to_cog", {"compression": "zstd"}).run(band[0], limits)
+    rendered = registry.load("to_cog", {"compression": "zstd"}).run(band[0], limits)
     (tmp_path / "cog.tif").write_bytes(rendered.data)
     valid, errors, _warnings = cog_validate(str(tmp_path / "cog.tif"), quiet=True)
     assert valid, errors
@@ -69,4 +70,4 @@ def test_a_jpeg_2000_band_becomes_a_valid_cog(band: tuple[bytes, bytes], limits:
 def test_a_jpeg_2000_bomb_is_refused_before_reading(limits: Limits) -> None:
     # Given a 64 px codestream whose header claims 50000×50000 × 3 bands (7.5 G pixels)
     with pytest.raises(ImageTooLarge, match="50000×50000 pixels × 3 bands"):
-        registry.parse("raster_info", {}).run(jp2_header_bytes(50_000, 50_000), limits)
+        registry.load("raster_info", {}).run(jp2_header_bytes(50_000, 50_000), limits)

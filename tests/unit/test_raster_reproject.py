@@ -15,8 +15,9 @@ from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.io import DatasetReader
 from rasterio.warp import reproject, transform_bounds
 
+from pixelmill.catalog import registry
 from pixelmill.errors import ProcessingError
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from tests.rastergen import ALPS_UTM32, ALPS_WGS84, Bounds, open_raster_bytes, raster_bytes
 
 # source CRS and bounds → target CRS
@@ -89,7 +90,7 @@ def test_change_projection_matches_the_references(
         240, 200, bands=3, dtype="uint16", crs=source_crs, bounds=bounds, nodata=0, invalid=(slice(0, 40), slice(0, 60))
     )
     # When it is reprojected
-    rendered = registry.parse("change_projection", {"target_srs": target, "resampling": resampling}).run(
+    rendered = registry.load("change_projection", {"target_srs": target, "resampling": resampling}).run(
         source_bytes, limits
     )
     # Then it is in the target CRS, over the transformed bounds, with the reference's values
@@ -109,7 +110,7 @@ def test_every_dtype_and_band_count_survives(limits: Limits, dtype: str, bands: 
     source_bytes = raster_bytes(
         150, 120, bands=bands, dtype=dtype, nodata=nodata, invalid=(slice(100, 120), slice(0, 150))
     )
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:32632", "resampling": "bilinear"}).run(
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:32632", "resampling": "bilinear"}).run(
         source_bytes, limits
     )
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
@@ -121,7 +122,7 @@ def test_every_dtype_and_band_count_survives(limits: Limits, dtype: str, bands: 
 def test_a_small_working_memory_gives_the_same_pixels_in_many_windows(limits: Limits) -> None:
     # Given the same reprojection with room for everything at once, and with room for a few rows
     source_bytes = raster_bytes(600, 500, bands=3, dtype="uint8", crs="EPSG:4326")
-    function = registry.parse("change_projection", {"target_srs": "EPSG:3857", "resampling": "cubic"})
+    function = registry.load("change_projection", {"target_srs": "EPSG:3857", "resampling": "cubic"})
     whole = function.run(source_bytes, limits)
     reports: list[int] = []
     # (the source's 256×256 blocks must fit: they are read whole)
@@ -139,7 +140,7 @@ def test_a_small_working_memory_gives_the_same_pixels_in_many_windows(limits: Li
 
 def test_resolution_and_explicit_nodata(limits: Limits) -> None:
     source_bytes = raster_bytes(100, 100, crs="EPSG:4326")
-    rendered = registry.parse(
+    rendered = registry.load(
         "change_projection", {"target_srs": "EPSG:32632", "resolution": [500, 250], "nodata": 7}
     ).run(source_bytes, limits)
     with open_raster_bytes(rendered.data) as result:
@@ -150,14 +151,14 @@ def test_resolution_and_explicit_nodata(limits: Limits) -> None:
 
 def test_a_nodata_that_does_not_fit_the_data_type_fails_with_the_reason(limits: Limits) -> None:
     with pytest.raises(ProcessingError, match="cannot be stored in a uint8") as caught:
-        registry.parse("change_projection", {"target_srs": "EPSG:3857", "nodata": -1}).run(raster_bytes(32, 32), limits)
+        registry.load("change_projection", {"target_srs": "EPSG:3857", "nodata": -1}).run(raster_bytes(32, 32), limits)
     assert caught.value.code == "invalid_nodata"
 
 
 def test_without_nodata_the_uncovered_pixels_are_masked(limits: Limits) -> None:
     # Given a raster with an internal mask over a corner, and no nodata
     source_bytes = raster_bytes(200, 200, bands=3, mask=True, invalid=(slice(0, 50), slice(0, 50)))
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:32632"}).run(source_bytes, limits)
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:32632"}).run(source_bytes, limits)
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
         # Then the result keeps three bands and marks validity with a per-dataset mask
         assert result.count == 3
@@ -181,7 +182,7 @@ def test_without_nodata_the_uncovered_pixels_are_masked(limits: Limits) -> None:
 
 def test_an_alpha_band_carries_validity(limits: Limits) -> None:
     source_bytes = raster_bytes(200, 200, bands=3, alpha=True, invalid=(slice(0, 50), slice(0, 200)))
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:3857"}).run(source_bytes, limits)
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:3857"}).run(source_bytes, limits)
     with open_raster_bytes(rendered.data) as result:
         assert result.count == 4
         assert result.colorinterp == (ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha)
@@ -200,7 +201,7 @@ def test_band_descriptions_colour_interpretation_and_tags_are_kept(limits: Limit
         colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue],
         photometric="RGB",
     )
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:3857"}).run(source_bytes, limits)
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:3857"}).run(source_bytes, limits)
     with open_raster_bytes(rendered.data) as result:
         assert result.descriptions == ("red", "green", "blue")
         assert result.colorinterp == (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
@@ -214,7 +215,7 @@ def test_a_paletted_raster_keeps_its_colour_map(limits: Limits, tmp_path: Any) -
     ) as dataset:  # fmt: skip
         dataset.write(np.arange(32 * 32, dtype=np.uint8).reshape(1, 32, 32) % 3)
         dataset.write_colormap(1, {0: (255, 0, 0, 255), 1: (0, 255, 0, 255), 2: (0, 0, 255, 255)})
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:3857"}).run(path.read_bytes(), limits)
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:3857"}).run(path.read_bytes(), limits)
     with open_raster_bytes(rendered.data) as result:
         assert result.colorinterp == (ColorInterp.palette,)
         assert result.colormap(1)[2] == (0, 0, 255, 255)
@@ -228,7 +229,7 @@ def test_a_raster_around_the_south_pole_goes_to_geographic_coordinates(limits: L
     source_bytes = raster_bytes(
         200, 200, crs="EPSG:3031", bounds=(-1_000_000.0, -1_000_000.0, 1_000_000.0, 1_000_000.0), nodata=0
     )
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:4326"}).run(source_bytes, limits)
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:4326"}).run(source_bytes, limits)
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
         # Then it covers every longitude down to the pole
         left, bottom, right, _top = result.bounds
@@ -239,13 +240,13 @@ def test_a_raster_around_the_south_pole_goes_to_geographic_coordinates(limits: L
 def test_a_raster_containing_a_pole_is_refused_by_web_mercator_with_the_reason(limits: Limits) -> None:
     source_bytes = raster_bytes(100, 100, crs="EPSG:4326", bounds=(-10.0, 80.0, 10.0, 90.0))
     with pytest.raises(ProcessingError, match="contains the North Pole, which EPSG:3857 cannot represent") as caught:
-        registry.parse("change_projection", {"target_srs": "EPSG:3857"}).run(source_bytes, limits)
+        registry.load("change_projection", {"target_srs": "EPSG:3857"}).run(source_bytes, limits)
     assert caught.value.code == "unrepresentable_area"
 
 
 def test_a_raster_near_a_pole_but_not_on_it_is_reprojected(limits: Limits) -> None:
     source_bytes = raster_bytes(100, 100, crs="EPSG:4326", bounds=(20.0, 78.0, 30.0, 80.0))
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:3413"}).run(source_bytes, limits)
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:3413"}).run(source_bytes, limits)
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
         assert_bounds_match(source, result)
 
@@ -254,7 +255,7 @@ def test_a_raster_across_the_antimeridian_fails_with_the_reason_in_geographic_co
     # Given a UTM zone 60 raster that reaches past 180° east
     source_bytes = raster_bytes(100, 100, crs="EPSG:32660", bounds=(700_000.0, 5_000_000.0, 900_000.0, 5_200_000.0))
     with pytest.raises(ProcessingError, match="crosses the antimeridian of EPSG:4326") as caught:
-        registry.parse("change_projection", {"target_srs": "EPSG:4326"}).run(source_bytes, limits)
+        registry.load("change_projection", {"target_srs": "EPSG:4326"}).run(source_bytes, limits)
     assert caught.value.code == "crosses_antimeridian"
 
 
@@ -262,7 +263,7 @@ def test_a_raster_across_the_antimeridian_goes_to_a_crs_centred_on_it(limits: Li
     # Given the same kind of raster, in geographic coordinates past 180°
     source_bytes = raster_bytes(200, 100, crs="EPSG:4326", bounds=(175.0, -20.0, 185.0, -15.0), nodata=0)
     # When it goes to its UTM zone (60 south), which is continuous there
-    rendered = registry.parse("change_projection", {"target_srs": "EPSG:32760"}).run(source_bytes, limits)
+    rendered = registry.load("change_projection", {"target_srs": "EPSG:32760"}).run(source_bytes, limits)
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
         assert_bounds_match(source, result)
         assert_matches_reference(result, direct_reproject(source, result, "nearest"), "nearest")
@@ -274,7 +275,7 @@ def test_a_raster_across_the_antimeridian_goes_to_a_crs_centred_on_it(limits: Li
 @pytest.mark.parametrize(("args", "size"), [({"scale": 0.5}, (120, 100)), ({"scale": 2}, (480, 400))])
 def test_resample_by_scale_keeps_the_extent(limits: Limits, args: dict[str, Any], size: tuple[int, int]) -> None:
     source_bytes = raster_bytes(240, 200, bands=2, dtype="int16", crs="EPSG:32632", bounds=ALPS_UTM32, nodata=-1)
-    rendered = registry.parse("resample", {**args, "resampling": "average"}).run(source_bytes, limits)
+    rendered = registry.load("resample", {**args, "resampling": "average"}).run(source_bytes, limits)
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
         assert (result.width, result.height) == size
         assert result.crs == source.crs
@@ -285,7 +286,7 @@ def test_resample_by_scale_keeps_the_extent(limits: Limits, args: dict[str, Any]
 
 def test_resample_to_a_resolution(limits: Limits) -> None:
     source_bytes = raster_bytes(240, 200, crs="EPSG:32632", bounds=ALPS_UTM32)
-    rendered = registry.parse("resample", {"resolution": 1000}).run(source_bytes, limits)
+    rendered = registry.load("resample", {"resolution": 1000}).run(source_bytes, limits)
     with open_raster_bytes(source_bytes) as source, open_raster_bytes(rendered.data) as result:
         assert result.res == (1000, 1000)
         assert (result.width, result.height) == (77, 113)
@@ -298,4 +299,4 @@ def test_resample_takes_scale_or_resolution() -> None:
 
     for args in ({}, {"scale": 2, "resolution": 10}):
         with pytest.raises(InvalidRequest, match="either scale or resolution"):
-            registry.parse("resample", args)
+            registry.load("resample", args)

@@ -7,8 +7,9 @@ from typing import ClassVar
 
 import pytest
 
+from pixelmill.catalog import FunctionArgs, FunctionRegistry, registry
 from pixelmill.errors import InvalidRequest
-from pixelmill.transforms import FunctionRegistry, ImageFunction, registry
+from pixelmill.transforms import ImageFunction
 
 PHOTO_FUNCTIONS = {
     "resize",
@@ -78,17 +79,29 @@ def test_parsed_functions_are_immutable() -> None:
         function.radius = 4  # type: ignore[attr-defined]
 
 
-class _Sample(ImageFunction):
+class _Sample(FunctionArgs):
     """A sample."""
 
     name: ClassVar[str] = "sample"
 
 
-def test_a_closed_registry_takes_no_more_functions() -> None:
-    fresh = FunctionRegistry()
-    fresh.register(_Sample)
+def test_a_name_is_registered_once() -> None:
     with pytest.raises(ValueError, match="twice"):
-        fresh.register(_Sample)
-    fresh.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        fresh.register(_Sample)
+        FunctionRegistry({_Sample: "one:Sample", type("Again", (_Sample,), {}): "two:Sample"})
+
+
+def test_every_entry_loads_an_implementation_of_its_own_arguments() -> None:
+    for name in registry.names():
+        implementation = registry.implementation(name)
+        assert issubclass(implementation, registry.get(name))
+        assert issubclass(implementation, ImageFunction)
+        assert implementation.name == name
+
+
+def test_load_validates_like_parse() -> None:
+    function = registry.load("resize", {"width": "800"})
+    assert isinstance(function, registry.implementation("resize"))
+    assert function.model_dump() == registry.parse("resize", {"width": "800"}).model_dump()
+    with pytest.raises(InvalidRequest) as caught:
+        registry.load("resize", {})
+    assert [error.field for error in caught.value.errors] == ["function_args"]

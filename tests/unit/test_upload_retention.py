@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pixelmill.dal import StoredImage
 from pixelmill.errors import InvalidRequest
 from pixelmill.logic.tasks import TASK_LIFETIME, UPLOAD_MARGIN, check_outlives_a_task
 from pixelmill.settings import Settings
+from pixelmill.stores import StoredImage
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(upload_retention_days=30)

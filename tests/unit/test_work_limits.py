@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from pixelmill.catalog import registry
 from pixelmill.errors import InvalidRequest, LimitExceeded
 from pixelmill.settings import Settings
-from pixelmill.transforms import Limits, registry
+from pixelmill.transforms import Limits
 from pixelmill.transforms._photo import memory_needed
 from tests.imagegen import float_tiff_header_bytes, image_bytes
 from tests.rastergen import raster_bytes
@@ -28,7 +29,7 @@ UPSCALE_THEN_BLUR = {"steps": [step("resize", width=7000, upscale=True), *[step(
 
 def refused(name: str, args: dict[str, Any], source: bytes, limits: Limits) -> LimitExceeded:
     with pytest.raises(LimitExceeded) as caught:
-        registry.parse(name, args).run(source, limits)
+        registry.load(name, args).run(source, limits)
     return caught.value
 
 
@@ -46,7 +47,7 @@ def test_a_tiny_png_upscaled_then_blurred_19_times_is_refused_before_decoding(li
 
 def test_the_same_steps_within_the_bound_run(limits: Limits) -> None:
     args = {"steps": [step("resize", width=64, upscale=True), *[step("blur", radius=3)] * 19]}
-    rendered = registry.parse("pipeline", args).run(image_bytes("PNG", 16, 16), limits)
+    rendered = registry.load("pipeline", args).run(image_bytes("PNG", 16, 16), limits)
     assert rendered.metadata == {"width": 64, "height": 64, "frames": 1}
 
 
@@ -57,7 +58,7 @@ def test_a_filter_radius_larger_than_the_image_is_refused(limits: Limits) -> Non
     assert "16×16" in error.message
     # The radius is judged against the image the step applies to: after an upscale it fits
     args = {"steps": [step("resize", width=200, upscale=True), step("sharpen", radius=50)]}
-    assert registry.parse("pipeline", args).run(image_bytes("PNG", 16, 16), limits).metadata == {
+    assert registry.load("pipeline", args).run(image_bytes("PNG", 16, 16), limits).metadata == {
         "width": 200,
         "height": 200,
         "frames": 1,
@@ -78,7 +79,7 @@ def test_memory_is_counted_in_decoded_bytes_not_pixels(limits: Limits) -> None:
     limits = dataclasses.replace(limits, task_memory_bytes=(eight_bit + float32) // 2)
 
     # When each is thumbnailed, Then the 8-bit one runs and the float32 one is refused, with the numbers
-    assert registry.parse("thumbnail", {}).run(_tiff("L", 1000), limits).metadata is not None
+    assert registry.load("thumbnail", {}).run(_tiff("L", 1000), limits).metadata is not None
     error = refused("thumbnail", {}, _tiff("F", 1000), limits)
     assert error.code == "task_memory_limit"
     assert "1000×1000 pixels of mode F at 4 bytes each" in error.message
@@ -122,7 +123,7 @@ def test_resample_scale_100_is_refused_at_the_api(limits: Limits) -> None:
 
 def test_resample_scale_100_on_a_256_geotiff_is_refused_in_the_worker(limits: Limits) -> None:
     # Given the task reached the worker (e.g. created before the bound): 25600×25600 would be 655 MP
-    function = registry.parse("resample", {"scale": 100})
+    function = registry.load("resample", {"scale": 100})
 
     # When run, Then it is refused before anything is written
     with pytest.raises(LimitExceeded) as caught:
@@ -134,5 +135,5 @@ def test_resample_scale_100_on_a_256_geotiff_is_refused_in_the_worker(limits: Li
 def test_a_finer_resolution_is_held_to_the_same_growth_bound(limits: Limits) -> None:
     # The source covers 1° with 256 pixels a side; 0.0001° pixels would be ~1,500 times as many
     with pytest.raises(LimitExceeded) as caught:
-        registry.parse("resample", {"resolution": 0.0001}).run(raster_bytes(256, 256), limits)
+        registry.load("resample", {"resolution": 0.0001}).run(raster_bytes(256, 256), limits)
     assert caught.value.code == "raster_growth_limit"

@@ -78,6 +78,12 @@ class QueueUnavailable(PixelmillError):
     code = "queue_unavailable"
 
 
+class StoreUnavailable(PixelmillError):
+    """A store (table, bucket, queue) could not be reached or refused a call: worth a retry."""
+
+    code = "store_unavailable"
+
+
 class ProcessingError(PixelmillError):
     """A task cannot succeed however often it is retried: it ends ``failed``.
 

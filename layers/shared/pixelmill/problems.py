@@ -19,6 +19,7 @@ from pixelmill.errors import (
     QueueUnavailable,
     QuotaExceeded,
     ResponseTooLarge,
+    StoreUnavailable,
     UnsupportedImage,
 )
 
@@ -31,6 +32,7 @@ STATUS_BY_ERROR: dict[type[PixelmillError], HTTPStatus] = {
     NotFound: HTTPStatus.NOT_FOUND,
     QuotaExceeded: HTTPStatus.TOO_MANY_REQUESTS,
     QueueUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    StoreUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     # Rendering an image URL (the worker turns these into a failed task instead).
     ResponseTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     UnsupportedImage: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from pixelmill.dal.errors import domain_errors
 from pixelmill.errors import ImageTooLarge, NotFound
 from pixelmill.models.ids import OWNER_TAG
+from pixelmill.stores import FetchedImage, PresignedUpload, StoredImage
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -23,38 +23,9 @@ _MISSING = {"404", "NoSuchKey", "NotFound"}
 _READ_MISSING = {*_MISSING, "403", "AccessDenied"}
 
 
-@dataclass(frozen=True)
-class StoredImage:
-    """What S3 knows of an object without downloading it."""
-
-    key: str
-    size: int
-    content_type: str
-    last_modified: datetime
-    metadata: dict[str, str]
-    etag: str = ""
-    version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchedImage:
-    """An object's bytes with its type and ETag, read in one request."""
-
-    data: bytes
-    content_type: str
-    etag: str
-
-
-@dataclass(frozen=True)
-class PresignedUpload:
-    """A presigned POST: the form's URL and the fields to send before the file."""
-
-    url: str
-    fields: dict[str, Any]
-
-
-class ImageStore:
-    """Reads, writes and presigns image objects in one bucket."""
+@domain_errors
+class S3ImageStore:
+    """Reads, writes and presigns image objects in one S3 bucket (an ImageStore)."""
 
     def __init__(self, client: S3Client, bucket: str) -> None:
         self._client = client

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
-from pixelmill.models.ids import TaskId
+from pixelmill.dal.errors import domain_errors
 from pixelmill.observability import logger
+from pixelmill.stores import DeadLetter, TaskMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -28,14 +27,10 @@ _GONE = frozenset(
 )
 
 
-class TaskMessage(BaseModel):
-    """The body of a queue message: only the id; the task record holds the rest."""
-
-    task_id: TaskId
-
-
-class TaskQueue:
-    """Sends task ids to the processor's queue, and keeps received ones hidden while they are worked on."""
+@domain_errors
+class SqsTaskQueue:
+    """Sends task ids to the processor's SQS queue, and keeps received ones hidden while they are
+    worked on (a TaskQueue)."""
 
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._client = client
@@ -71,15 +66,8 @@ class TaskQueue:
                 )
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """A message in the dead-letter queue: its id and body, as it was sent."""
-
-    message_id: str
-    body: str
-
-
-class DeadLetterQueue:
+@domain_errors
+class SqsDeadLetterQueue:
     """Reads the dead-letter queue without emptying it: its messages stay for inspection and redrive."""
 
     def __init__(self, client: SQSClient, queue_url: str) -> None:

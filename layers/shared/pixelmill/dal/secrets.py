@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from pixelmill.dal.errors import domain_errors
+
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -17,6 +19,7 @@ _STAGES = ("AWSCURRENT", "AWSPREVIOUS")
 _CACHE_SECONDS = 300.0
 
 
+@domain_errors
 class SigningKeys:
     """The keys of the URL-signing secret: the current one first, then the previous one (if any).
 

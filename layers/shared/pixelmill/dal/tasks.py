@@ -15,7 +15,6 @@ import base64
 import binascii
 import json
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -24,9 +23,11 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
 
+from pixelmill.dal.errors import domain_errors
 from pixelmill.errors import InvalidRequest, TaskExists
 from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskStatus, utcnow
 from pixelmill.observability import traced
+from pixelmill.stores import TaskPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,14 +35,6 @@ if TYPE_CHECKING:
 UNFINISHED_OWNER = "unfinished_owner"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-@dataclass(frozen=True)
-class TaskPage:
-    """One page of a listing and the cursor of the next (None on the last page)."""
-
-    tasks: list[Task]
-    cursor: str | None
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -78,8 +71,9 @@ def _conditional_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-class TaskStore:
-    """Creates, reads, moves through statuses, lists and deletes task records."""
+@domain_errors
+class DynamoTaskStore:
+    """Creates, reads, moves through statuses, lists and deletes task records in DynamoDB (a TaskStore)."""
 
     def __init__(self, client: DynamoDBClient, table: str, ttl: timedelta = timedelta(days=30)) -> None:
         self._client = client

@@ -23,7 +23,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pixelmill.dal import Stores
+from pixelmill.catalog import field_errors, registry
+from pixelmill.catalog.pipeline import Pipeline
 from pixelmill.errors import (
     FieldError,
     InvalidRequest,
@@ -45,9 +46,8 @@ from pixelmill.models.image_url import (
 )
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
-from pixelmill.transforms import Limits, registry
-from pixelmill.transforms.pipeline import Pipeline
-from pixelmill.transforms.registry import field_errors
+from pixelmill.stores import Stores
+from pixelmill.transforms import Limits
 
 URL_PREFIX = "/img/"
 CACHE_PREFIX = "cache/"
@@ -118,7 +118,8 @@ def uses_auto_format(path: ImagePath) -> bool:
 
 
 def url_pipeline(steps: Sequence[UrlStep], fmt: str) -> Pipeline:
-    """``steps`` as a pipeline of the catalog's own models, ``format=auto`` read as ``fmt``.
+    """``steps`` as a pipeline of the catalog's own models (its arguments: no imaging library),
+    ``format=auto`` read as ``fmt``.
 
     InvalidRequest names ``steps[i]`` for an unknown function, one URLs cannot use
     (raster functions, ``pipeline``), and each bad argument.
@@ -221,8 +222,10 @@ def render(
     source = stores.images.fetch(image_key(path.image_id, path.owner), max_bytes=settings.max_upload_bytes)
     if source is None:
         raise NotFound(f"no image {path.image_id}")
+    # The implementation, loaded only here (RenderFunction has the imaging layer; the API does not).
+    runnable = registry.load(pipeline.name, pipeline.model_dump(exclude_unset=True))
     with deadline(settings.render_timeout_seconds):
-        rendered = pipeline.run(source.data, Limits.from_settings(settings))
+        rendered = runnable.run(source.data, Limits.from_settings(settings))
     if len(rendered.data) > MAX_RESPONSE_BYTES:
         raise ResponseTooLarge(
             f"the result has {len(rendered.data)} bytes, over the {MAX_RESPONSE_BYTES} a response can carry: "

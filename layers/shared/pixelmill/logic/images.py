@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from pixelmill.dal import Stores
+from pixelmill.catalog import Limits, registry
 from pixelmill.errors import InvalidRequest, NotFound
 from pixelmill.logic.tasks import check_quota, owned_image
 from pixelmill.models.ids import image_key, new_image_id
 from pixelmill.models.image import ImagePublic, ImageUpload, ImageUploadCreate, PresignedPost
 from pixelmill.models.ingest import FUNCTION_ARGS_METADATA, FUNCTION_TYPE_METADATA
 from pixelmill.settings import Settings
-from pixelmill.transforms import Limits, registry
+from pixelmill.stores import Stores
 
 # S3 keeps at most 2 KB of user metadata (names and values, UTF-8 bytes).
 MAX_METADATA_BYTES = 2048

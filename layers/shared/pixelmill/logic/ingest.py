@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from pixelmill.dal import StoredImage, Stores
+from pixelmill.catalog import field_errors
 from pixelmill.errors import InvalidRequest, QuotaExceeded, TaskExists
 from pixelmill.logic import tasks
 from pixelmill.models.ids import INCOMING_PREFIX, incoming_image_id, new_task_id, owner_of_upload_key
@@ -40,7 +40,7 @@ from pixelmill.models.task import Task, TaskCreate, TaskError, TaskPublic, TaskS
 from pixelmill.models.tenant import tenant_of_principal
 from pixelmill.observability import bind_task, current_task_keys, logger
 from pixelmill.settings import Settings
-from pixelmill.transforms.registry import field_errors
+from pixelmill.stores import StoredImage, Stores
 
 Outcome = Literal["queued", "failed", "duplicate", "ignored"]
 

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Sequence
 from types import TracebackType
 
-from pixelmill.dal.queue import TaskQueue
 from pixelmill.observability import logger
+from pixelmill.stores import TaskQueue
 
 
 class BatchLease:

@@ -19,12 +19,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from pixelmill.dal import Stores
-from pixelmill.dal.queue import TaskMessage
-from pixelmill.errors import ImageTooLarge, NotFound, ProcessingError, TaskTimeout, readable
+from pixelmill.catalog import registry
+from pixelmill.errors import (
+    ImageTooLarge,
+    InvalidRequest,
+    NotFound,
+    ProcessingError,
+    StoreUnavailable,
+    TaskTimeout,
+    readable,
+)
 from pixelmill.logic.isolation import TaskCancelled, run_isolated
 from pixelmill.logic.tasks import TASK_LIFETIME
 from pixelmill.models.ids import image_key, result_image_id, task_id_time
@@ -39,7 +45,8 @@ from pixelmill.observability import (
     unbind_task,
 )
 from pixelmill.settings import MIB, Settings
-from pixelmill.transforms import Limits, Rendered, RenderedFile, registry
+from pixelmill.stores import Stores, TaskMessage
+from pixelmill.transforms import Limits, Rendered, RenderedFile
 
 # Share of the progress bar each stage ends at; the transform reports in between.
 PROGRESS_STARTED = 5
@@ -261,7 +268,11 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> tu
     """Download the source into ``scratch`` and run the task's function on it; the result
     and the source's size in bytes."""
     try:
-        function = registry.parse(task.function_type, task.function_args)
+        function = registry.load(task.function_type, task.function_args)
+    except InvalidRequest as error:
+        if task.function_type in registry:  # the API checks a CRS's form; PROJ is asked here
+            raise ProcessingError(error.message, "invalid_arguments") from None
+        raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
     except Exception as error:  # validated at POST; only a changed catalog gets here
         raise ProcessingError(f"the task's function is no longer valid: {error}", "invalid_function") from None
     key = image_key(task.image_id, task.owner)
@@ -323,8 +334,8 @@ def _render(task: Task, stores: Stores, settings: Settings, scratch: Path) -> tu
 
 
 def _is_io_error(error: Exception) -> bool:
-    """True for errors of AWS calls made while transforming (progress writes): worth a retry."""
-    return isinstance(error, (BotoCoreError, ClientError))
+    """True for errors of store calls made while transforming (progress writes): worth a retry."""
+    return isinstance(error, StoreUnavailable)
 
 
 def _describe(error: Exception) -> str:

@@ -1,33 +1,12 @@
-"""The function registry, filled by importing every module of this package.
+"""The functions' implementations: pure functions on images, no AWS.
 
-A new function type is one module here that decorates its class with
-``@registry.register``; nothing else changes.
+Each module implements one entry of ``pixelmill.catalog`` (it subclasses that
+entry's argument model). Only the worker imports them, through
+``pixelmill.catalog.registry.load``: they load Pillow, rasterio and numpy.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, RenderedFile
-from pixelmill.transforms.registry import FunctionInfo, FunctionRegistry
 
-registry = FunctionRegistry()
-
-_INFRASTRUCTURE = {"base", "registry"}
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in _INFRASTRUCTURE and not _module.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_module.name}")
-registry.close()
-
-__all__ = [
-    "FunctionInfo",
-    "FunctionRegistry",
-    "ImageFunction",
-    "Limits",
-    "Progress",
-    "Rendered",
-    "RenderedFile",
-    "registry",
-]
+__all__ = ["ImageFunction", "Limits", "Progress", "Rendered", "RenderedFile"]

@@ -28,23 +28,35 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any
 
 from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
-from pydantic import Field
 
-from pixelmill.errors import (
-    ImageTooLarge,
-    LimitExceeded,
-    PixelmillError,
-    ProcessingError,
-    UnsupportedImage,
-    readable,
+from pixelmill.catalog.photo import (
+    OUTPUT_FORMATS,
+    Box,
+    OutputFormat,
+    PhotoArgs,
+    Size,
+    check_pixels,
+    check_radius,
+    check_work,
+    default_output_format,
 )
+from pixelmill.errors import ImageTooLarge, LimitExceeded, PixelmillError, ProcessingError, UnsupportedImage, readable
+from pixelmill.formats import signature_format
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, no_progress
 
-Size = tuple[int, int]
-Box = tuple[float, float, float, float]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "Box",
+    "OutputFormat",
+    "PhotoFunction",
+    "Size",
+    "check_radius",
+    "default_output_format",
+    "detect_format",
+]
 
 WHITE = (255, 255, 255)
 
@@ -63,147 +75,7 @@ REDUCING_GAP = 1.5
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 
 
-@dataclass(frozen=True)
-class OutputFormat:
-    """A format the photo functions write, and how."""
-
-    name: str
-    """Pillow's format name."""
-    content_type: str
-    extension: str
-    modes: frozenset[str]
-    """Modes written as they are; others are converted (alpha flattened on white if the format has none)."""
-    animation: bool
-    """Whether the format holds several frames."""
-    max_side: int
-    """Largest width or height the encoder accepts."""
-    metadata: frozenset[str]
-    """Metadata the format can carry: exif, icc_profile, xmp, comment."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Default ``Image.save`` options: chosen for speed at a good quality (`make bench` measures them)."""
-
-
-OUTPUT_FORMATS: dict[str, OutputFormat] = {
-    fmt.name: fmt
-    for fmt in (
-        OutputFormat(
-            "JPEG",
-            "image/jpeg",
-            "jpg",
-            frozenset({"L", "RGB", "CMYK"}),
-            animation=False,
-            max_side=65_500,
-            metadata=frozenset({"exif", "icc_profile", "xmp", "comment"}),
-            options={"quality": 85, "optimize": True},
-        ),
-        OutputFormat(
-            "PNG",
-            "image/png",
-            "png",
-            frozenset({"L", "LA", "RGB", "RGBA"}),
-            animation=True,
-            max_side=2**31 - 1,
-            metadata=frozenset({"exif", "icc_profile", "xmp"}),
-            # zlib level 3 writes files the size of libvips' default PNG in about its time;
-            # level 6 takes ~3x as long for ~10% less (make bench reports the size).
-            options={"compress_level": 3},
-        ),
-        OutputFormat(
-            "WEBP",
-            "image/webp",
-            "webp",
-            frozenset({"RGB", "RGBA"}),
-            animation=True,
-            max_side=16_383,
-            metadata=frozenset({"exif", "icc_profile", "xmp"}),
-            # method 0 encodes ~3.4x faster than libwebp's default 4 for a ~6% larger file.
-            options={"quality": 80, "method": 0},
-        ),
-        OutputFormat(
-            "AVIF",
-            "image/avif",
-            "avif",
-            frozenset({"RGB", "RGBA"}),
-            animation=True,
-            # libavif refuses to decode larger images by default.
-            max_side=32_768,
-            metadata=frozenset({"exif", "icc_profile", "xmp"}),
-            # speed 6 takes ~19 CPU-s on 24 MP; 8 is several times faster.
-            options={"quality": 60, "speed": 8},
-        ),
-        OutputFormat(
-            "TIFF",
-            "image/tiff",
-            "tif",
-            frozenset({"L", "LA", "RGB", "RGBA", "CMYK"}),
-            animation=False,
-            max_side=2**31 - 1,
-            metadata=frozenset({"exif", "icc_profile"}),
-            options={"compression": "tiff_adobe_deflate"},
-        ),
-        OutputFormat(
-            "GIF",
-            "image/gif",
-            "gif",
-            frozenset({"L", "RGB", "RGBA"}),
-            animation=True,
-            max_side=65_535,
-            metadata=frozenset({"comment"}),
-        ),
-    )
-}
-
-
-def default_output_format(source_format: str) -> str:
-    """The format a result is written in unless ``convert`` says otherwise: the
-    source's own; JPEG for a phone's HEIC (a lossy photo most viewers cannot
-    show) and MPO; PNG for another format we do not write (BMP, JPEG 2000 …)."""
-    if source_format in ("MPO", "HEIF"):  # MPO: a JPEG with a second picture (phones' depth maps)
-        return "JPEG"
-    return source_format if source_format in OUTPUT_FORMATS else "PNG"
-
-
 # ---------------------------------------------------------------- detection
-
-
-# HEIF brands: HEVC stills and sequences (phones' HEIC) and the structural ones of ISO/IEC 23008-12.
-_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"mif2", b"msf1"})
-
-
-def _iso_bmff_brands(head: bytes) -> set[bytes]:
-    """Major and compatible brands of an ISO base media file's ``ftyp`` box."""
-    box_size = int.from_bytes(head[0:4], "big")
-    end = min(box_size, len(head))
-    return {head[8:12], *(head[offset : offset + 4] for offset in range(16, end - 3, 4))}
-
-
-def _signature_format(head: bytes) -> str | None:
-    """The Pillow format name announced by the first bytes of a file, if known."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "TIFF"
-    if head[:2] == b"BM":
-        return "BMP"
-    if head[4:8] == b"ftyp":
-        brands = _iso_bmff_brands(head)
-        if brands & {b"avif", b"avis"}:
-            return "AVIF"
-        # Other ISO media files (MP4, QuickTime) share the box structure but are not images.
-        return "HEIF" if brands & _HEIF_BRANDS else None
-    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
-        return "JPEG2000"
-    if head.startswith(b"8BPS"):
-        return "PSD"
-    if head.startswith(b"%PDF"):
-        return "PDF"
-    return None
 
 
 def detect_format(data: bytes, candidates: Iterable[str] = ()) -> str | None:
@@ -214,7 +86,7 @@ def detect_format(data: bytes, candidates: Iterable[str] = ()) -> str | None:
     signature check.
     """
     head = data[:64]
-    if found := _signature_format(head):
+    if found := signature_format(head):
         return found
     Image.init()
     for name in sorted(candidates):
@@ -352,42 +224,6 @@ def scale_box(box: Box, full_size: Size, image_size: Size) -> Box:
     8; the reduced size is rounded up, so the factor is recovered by rounding)."""
     factor = max(1, round(full_size[0] / image_size[0]))
     return (box[0] / factor, box[1] / factor, box[2] / factor, box[3] / factor)
-
-
-def _check_pixels(size: Size, frame_count: int, limits: Limits, what: str) -> None:
-    """Refuse ``what`` (the result, or an image made on the way) over ``max_output_pixels``."""
-    width, height = size
-    if width * height * frame_count > limits.max_output_pixels:
-        frames = f" × {frame_count} frames" if frame_count > 1 else ""
-        raise LimitExceeded(
-            "output_pixels_limit",
-            f"{what} would be {width}×{height} pixels{frames}, over the limit of {limits.max_output_pixels:,} "
-            "(MaxOutputPixels)",
-        )
-
-
-def check_work(made: list[Size], frame_count: int, limits: Limits, source: Size | None = None) -> None:
-    """Refuse a task whose images (the decoded ``source`` when known, then every image
-    in ``made``) add up to more than ``max_task_work_pixels`` over its frames."""
-    pixels = sum(width * height for width, height in ([source] if source else []) + made) * frame_count
-    if pixels > limits.max_task_work_pixels:
-        steps = f"{len(made)} images made" if len(made) > 1 else "the result"
-        frames = f" × {frame_count} frames" if frame_count > 1 else ""
-        raise LimitExceeded(
-            "task_work_limit",
-            f"the task would make {pixels:,} pixels ({'the source and ' if source else ''}{steps}{frames}), "
-            f"over the limit of {limits.max_task_work_pixels:,} per task (MaxTaskWorkPixels)",
-        )
-
-
-def check_radius(function: str, radius: float, size: Size) -> None:
-    """Refuse a filter ``radius`` (in pixels) larger than the shorter side of the image it applies to."""
-    if radius > min(size):
-        raise LimitExceeded(
-            "filter_radius_limit",
-            f"the {function} radius {radius:g} is larger than the {size[0]}×{size[1]} image it applies to: "
-            f"at most its shorter side, {min(size)} pixels",
-        )
 
 
 _WORKING_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK"})
@@ -677,40 +513,13 @@ def encode(frames: Frames, fmt: OutputFormat, options: dict[str, Any], metadata:
 # ---------------------------------------------------------------- the base class
 
 
-class PhotoFunction(ImageFunction):
-    """Base of the Pillow functions: common options and the decode/encode pipeline.
+class PhotoFunction(PhotoArgs, ImageFunction):
+    """Base of the Pillow functions: the decode/encode pipeline around ``apply``.
 
-    Subclasses override ``apply`` and, when they change the size,
-    ``output_size``; ``draft_size`` and ``apply_to_reduced`` when they can work
-    on a JPEG decoded reduced; ``output_format`` and ``save_options`` to choose
-    the result's format.
+    Subclasses (each also subclassing its arguments in ``pixelmill.catalog``)
+    override ``apply``, and ``apply_to_reduced`` when they can work on a JPEG
+    decoded reduced (see ``PhotoArgs.draft_size``).
     """
-
-    kind: ClassVar[str] = "photo"
-    usable_in_pipeline: ClassVar[bool] = True
-    """Whether ``pipeline`` offers this function as a step."""
-    usable_in_urls: ClassVar[bool] = True
-
-    auto_orient: bool = Field(
-        default=True,
-        description="Turn the image upright as its EXIF Orientation says (coordinates then refer to the upright image).",
-    )
-    to_srgb: bool = Field(
-        default=True,
-        description=(
-            "Convert CMYK images and images with an embedded ICC profile to sRGB. When false the pixels keep "
-            "their colour space, and its ICC profile is kept in the result, which needs it to show them right."
-        ),
-    )
-    keep_metadata: bool = Field(
-        default=False,
-        description=(
-            "Keep the source's EXIF (with the orientation reset when the image was turned upright), XMP, comment "
-            "and ICC profile, as far as the output format can carry them. By default they are stripped."
-        ),
-    )
-
-    # ------------------------------------------------------------ hooks
 
     def apply(self, image: Image.Image) -> Image.Image:
         """The operation on one upright sRGB frame (mode L, LA, RGB or RGBA; CMYK
@@ -726,60 +535,6 @@ class PhotoFunction(ImageFunction):
         scale (see ``scale_box``). The default is ``apply``.
         """
         return self.apply(image)
-
-    def output_size(self, size: Size) -> Size:
-        """The size of the result for an upright source of ``size``, predicted
-        before decoding to enforce ``max_output_pixels`` (default: the same).
-        May raise ProcessingError when the arguments cannot fit the image."""
-        return size
-
-    def step_sizes(self, size: Size) -> list[Size]:
-        """The size of every image this function makes from an upright source of
-        ``size``, in order, the result last (a pipeline makes one per step); all
-        are held to the work bounds. May raise ProcessingError when the arguments
-        cannot fit the image (``check_size``)."""
-        self.check_size(size)
-        return [self.output_size(size)]
-
-    def check_size(self, size: Size) -> None:
-        """Refuse arguments out of proportion with an image of ``size`` (a filter
-        radius larger than the image) with LimitExceeded (default: none)."""
-
-    def fixed_size(self) -> Size | None:
-        """The result's size when the arguments alone decide it, whatever the
-        source (default: None, it depends on the source)."""
-        return None
-
-    def sizes_from_arguments(self) -> list[Size]:
-        """The sizes of the images this function makes that its arguments alone decide."""
-        fixed = self.fixed_size()
-        return [fixed] if fixed is not None else []
-
-    def check_arguments(self, limits: Limits) -> None:
-        """Refuse, before any source is seen, results and work over the bounds that
-        the arguments alone decide (a resize to a fixed box, a crop, a pipeline's
-        steps from there on)."""
-        made = self.sizes_from_arguments()
-        if not made:
-            return
-        for size in made[:-1]:
-            _check_pixels(size, 1, limits, "an intermediate image")
-        _check_pixels(made[-1], 1, limits, "the result")
-        check_work(made, 1, limits)
-
-    def draft_size(self, size: Size) -> Size | None:
-        """The smallest size an upright source of ``size`` may be decoded at
-        without losing quality in the result (JPEG shrink-on-load), or None to
-        decode it whole (default)."""
-        return None
-
-    def output_format(self, source_format: str) -> str:
-        """Pillow's name of the format to write, given the source's."""
-        return default_output_format(source_format)
-
-    def save_options(self, fmt: str) -> dict[str, Any]:
-        """``Image.save`` options for writing ``fmt``."""
-        return dict(OUTPUT_FORMATS[fmt].options)
 
     # ------------------------------------------------------------ the pipeline
 
@@ -803,7 +558,7 @@ class PhotoFunction(ImageFunction):
         frame_count = animation_frames(image) if fmt.animation else 1
         made = self.step_sizes(full_size)
         for size in made[:-1]:
-            _check_pixels(size, frame_count, limits, "an intermediate image")
+            check_pixels(size, frame_count, limits, "an intermediate image")
         self._check_output(made[-1], frame_count, fmt, limits)
 
         icc = _as_bytes(image.info.get("icc_profile"))
@@ -842,7 +597,7 @@ class PhotoFunction(ImageFunction):
     @staticmethod
     def _check_output(size: Size, frame_count: int, fmt: OutputFormat, limits: Limits) -> None:
         """Refuse, before decoding, a result over the output limits or too large for its format."""
-        _check_pixels(size, frame_count, limits, "the result")
+        check_pixels(size, frame_count, limits, "the result")
         width, height = size
         if max(size) > fmt.max_side:
             raise ImageTooLarge(

@@ -28,14 +28,30 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AfterValidator, Field
-
-from pixelmill.errors import ImageTooLarge, LimitExceeded, ProcessingError, UnsupportedImage
-from pixelmill.transforms._crs import check_crs_text, check_proj_parameters, crs_form
-from pixelmill.transforms._photo import detect_format
+from pixelmill.catalog.crs import check_crs_text, check_proj_parameters, crs_form
+from pixelmill.catalog.raster import (
+    RESAMPLING_DESCRIPTION,
+    CrsText,
+    PositiveFloat,
+    RasterArgs,
+    ResamplingName,
+    Resolution,
+)
+from pixelmill.errors import ImageTooLarge, InvalidRequest, LimitExceeded, ProcessingError, UnsupportedImage
+from pixelmill.formats import signature_format
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, RenderedFile, no_progress
+
+__all__ = [
+    "RESAMPLING_DESCRIPTION",
+    "CrsText",
+    "PositiveFloat",
+    "RasterFunction",
+    "ResamplingName",
+    "Resolution",
+    "parse_crs",
+]
 
 if TYPE_CHECKING:
     from affine import Affine
@@ -45,7 +61,7 @@ if TYPE_CHECKING:
 
 MIB = 1024 * 1024
 
-# Magic-bytes format (see _photo.detect_format) → the one GDAL driver allowed to open it.
+# Magic-bytes format (see pixelmill.formats) → the one GDAL driver allowed to open it.
 # None of them reads another file: the source sits alone in its directory, GDAL
 # looks for no side-car files (.aux.xml, .ovr, .msk; GDAL_DISABLE_READDIR_ON_OPEN)
 # and PAM is off, so nothing beside the upload is ever read.
@@ -63,24 +79,16 @@ TILE = 512
 
 GEOTIFF = ("image/tiff", "tif")
 
-ResamplingName = Literal[
-    "nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "min", "max", "med", "q1", "q3", "rms"
-]
-RESAMPLING_DESCRIPTION = (
-    "How output pixels are computed from the source's: nearest (default: keeps the values, right for classes and "
-    "codes), bilinear, cubic, cubic_spline or lanczos (smooth, for imagery and continuous data), average, mode "
-    "(most common value), min, max, med, q1, q3 or rms of the source pixels each output pixel covers."
-)
-
 # ---------------------------------------------------------------- arguments
 
 
 def parse_crs(text: str) -> CRS:
     """The CRS of an EPSG (or other authority) code, a WKT or a PROJ string.
 
-    The text is checked against what a CRS may contain before PROJ parses it, and what
-    PROJ resolved it to after (``_crs``): no form that names a file or a URL gets through,
-    so no CRS makes PROJ or GDAL open one. Raises ValueError with a reason a person can act on.
+    The text is checked against what a CRS may contain before PROJ parses it (as at POST
+    time: ``pixelmill.catalog.crs``), and what PROJ resolved it to after: no form that names a
+    file or a URL gets through, so no CRS makes PROJ or GDAL open one. Raises ValueError with
+    a reason a person can act on.
     """
     import rasterio
     from rasterio.crs import CRS
@@ -106,27 +114,6 @@ def parse_crs(text: str) -> CRS:
         raise ValueError(f"{crs_name(crs)} has no PROJ string form, so it cannot be checked: give another form")
     check_proj_parameters(resolved)
     return crs
-
-
-def _valid_crs(text: str) -> str:
-    parse_crs(text)
-    return text
-
-
-CrsText = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=20_000,
-        description="A coordinate reference system: an EPSG code (EPSG:3857), a WKT or a PROJ string.",
-        examples=["EPSG:3857"],
-    ),
-    AfterValidator(_valid_crs),
-]
-"""A CRS argument, checked at POST time (the API then imports rasterio once per container)."""
-
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Resolution = PositiveFloat | tuple[PositiveFloat, PositiveFloat]
 
 
 def crs_name(crs: CRS) -> str:
@@ -213,7 +200,7 @@ def open_raster(path: Path, limits: Limits) -> DatasetReader:
 
     with path.open("rb") as file:
         head = file.read(64)
-    fmt = detect_format(head)
+    fmt = signature_format(head)
     driver = ACCEPTED_DRIVERS.get(fmt or "")
     if driver is None:
         what = "the file is not a raster" if fmt is None else f"{fmt} files are not accepted as rasters"
@@ -667,10 +654,18 @@ def footprint_in(source: DatasetReader, crs: CRS) -> dict[str, Any]:
 # ---------------------------------------------------------------- the base class
 
 
-class RasterFunction(ImageFunction):
+class RasterFunction(RasterArgs, ImageFunction):
     """Base of the rasterio functions: a safe open, then ``render`` on the dataset."""
 
-    kind: ClassVar[str] = "raster"
+    def check_with_libraries(self) -> None:
+        """PROJ's verdict on every CRS argument (the API checked their form only)."""
+        for name in self.crs_arguments:
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    parse_crs(value)
+                except ValueError as error:
+                    raise InvalidRequest.for_field(f"function_args.{name}", str(error)) from None
 
     def render(
         self, source: DatasetReader, workdir: Path, limits: Limits, progress: Progress

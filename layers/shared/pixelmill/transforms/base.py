@@ -1,16 +1,17 @@
-"""What every function of the catalog is: a pydantic model of its arguments
-that knows how to turn a source image into a result."""
+"""What every function's implementation is: its argument model (from
+``pixelmill.catalog``) that knows how to turn a source image into a result."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pixelmill.catalog.base import FunctionArgs
+from pixelmill.catalog.limits import Limits
 
-from pixelmill.settings import MIB, Settings
+__all__ = ["ImageFunction", "Limits", "Progress", "Rendered", "RenderedFile", "no_progress"]
 
 Progress = Callable[[int], None]
 """Called with a percentage (0..100) of the transform's own work as it goes."""
@@ -18,41 +19,6 @@ Progress = Callable[[int], None]
 
 def no_progress(_percent: int) -> None:
     """A progress callback that reports nowhere."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The safety limits a transform enforces, taken from the settings."""
-
-    max_source_pixels: int
-    max_output_pixels: int
-    max_animation_frames: int
-    allowed_input_formats: frozenset[str]
-    max_raster_pixels: int
-    """Largest raster, source or result, as width × height × bands."""
-    raster_memory_bytes: int
-    """Working memory a raster function may use for pixels: it works window by window within it."""
-    max_task_work_pixels: int
-    """Most pixels a photo task may make: decoded source and every image made on the way."""
-    task_memory_bytes: int
-    """Memory a task may use, counted in decoded bytes."""
-    max_raster_growth: int
-    """How many times the source's pixels a raster result may have."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        """The limits configured for this deployment."""
-        return cls(
-            max_source_pixels=settings.max_source_pixels,
-            max_output_pixels=settings.max_output_pixels,
-            max_animation_frames=settings.max_animation_frames,
-            allowed_input_formats=settings.allowed_input_formats,
-            max_raster_pixels=settings.max_raster_pixels,
-            raster_memory_bytes=settings.raster_memory_mib * MIB,
-            max_task_work_pixels=settings.max_task_work_pixels,
-            task_memory_bytes=settings.task_memory_mib * MIB,
-            max_raster_growth=settings.max_raster_growth,
-        )
 
 
 @dataclass(frozen=True)
@@ -81,19 +47,15 @@ class RenderedFile:
         return Rendered(self.path.read_bytes(), self.content_type, self.extension, self.metadata)
 
 
-class ImageFunction(BaseModel):
-    """Base of every catalog entry. Subclasses declare their arguments as fields
-    (that is their JSON Schema and their validation) and implement ``run``.
-
-    The class docstring's first paragraph is the catalog description.
+class ImageFunction(FunctionArgs):
+    """Base of every implementation. An implementation subclasses its argument
+    model in ``pixelmill.catalog`` and this (through ``PhotoFunction`` or
+    ``RasterFunction``), and implements ``run``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: ClassVar[str]
-    kind: ClassVar[str] = "photo"
-    usable_in_urls: ClassVar[bool] = False
-    """Whether signed image URLs (/img/...) may use this function as a step."""
+    def check_with_libraries(self) -> None:
+        """Checks of the arguments that need the imaging libraries, made when the
+        worker loads the function: InvalidRequest naming the field (default: none)."""
 
     def run(self, source: bytes, limits: Limits, progress: Progress = no_progress) -> Rendered:
         """Transform ``source`` (the uploaded file's bytes) into a result.
@@ -112,11 +74,3 @@ class ImageFunction(BaseModel):
         returns a RenderedFile. The default runs ``run`` on the file's bytes.
         """
         return self.run(source.read_bytes(), limits, progress)
-
-    def check_arguments(self, limits: Limits) -> None:
-        """Refuse, from the arguments alone, work over ``limits`` (LimitExceeded):
-        called at the API, where the source is not known yet (default: nothing to check)."""
-
-    @classmethod
-    def on_registry_closed(cls, registry: Any) -> None:
-        """Called once every function is registered (a pipeline builds its step union here)."""

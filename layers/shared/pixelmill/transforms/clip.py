@@ -1,18 +1,14 @@
-"""clip: cut a raster to a bounding box or a GeoJSON polygon."""
+"""clip: cut a raster to a bounding box or a GeoJSON polygon (its implementation; the arguments are ``pixelmill.catalog.clip``)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ProcessingError
-from pixelmill.transforms import registry
 from pixelmill.transforms._raster import (
     GEOTIFF,
-    CrsText,
     RasterFunction,
     copy_description,
     geotiff_profile,
@@ -29,94 +25,42 @@ from pixelmill.transforms.base import Limits, Progress, RenderedFile
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
     from rasterio.windows import Window
-
-MAX_POSITIONS = 10_000
-"""Most vertices a clipping geometry may have (it is stored with the task)."""
-
-Position = Annotated[list[float], Field(min_length=2, max_length=3)]
-Ring = Annotated[list[Position], Field(min_length=4, description="A closed ring: first and last positions equal.")]
+from pixelmill.catalog import clip as arguments
 
 
-class Polygon(BaseModel):
-    """A GeoJSON Polygon (RFC 7946): an outer ring, then holes."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["Polygon"]
-    coordinates: list[Ring] = Field(min_length=1)
-
-
-class MultiPolygon(BaseModel):
-    """A GeoJSON MultiPolygon (RFC 7946)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["MultiPolygon"]
-    coordinates: list[Annotated[list[Ring], Field(min_length=1)]] = Field(min_length=1)
+def _bounds(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    """min x, min y, max x, max y of a GeoJSON Polygon or MultiPolygon."""
+    coordinates = geometry["coordinates"]
+    rings = coordinates if geometry["type"] == "Polygon" else [ring for polygon in coordinates for ring in polygon]
+    xs = [position[0] for ring in rings for position in ring]
+    ys = [position[1] for ring in rings for position in ring]
+    return min(xs), min(ys), max(xs), max(ys)
 
 
-Geometry = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+def _covering_window(source: DatasetReader, box: tuple[float, float, float, float]) -> Window:
+    """The smallest whole-pixel window of ``source`` covering ``box`` (in the source's CRS)."""
+    from rasterio.windows import Window
+
+    min_x, min_y, max_x, max_y = box
+    if not all(math.isfinite(value) for value in box) or min_x > max_x:
+        raise ProcessingError(
+            "the region cannot be placed in the raster's CRS (it crosses its antimeridian or lies outside it)",
+            code="outside_raster",
+        )
+    inverse = ~source.transform
+    cols, rows = zip(*(inverse @ corner for corner in ((min_x, max_y), (max_x, min_y))), strict=True)
+    # A tolerance of a thousandth of a pixel: a box on pixel edges must not take in a neighbour.
+    col_start = max(0, math.floor(min(cols) + 1e-3))
+    col_stop = min(source.width, math.ceil(max(cols) - 1e-3))
+    row_start = max(0, math.floor(min(rows) + 1e-3))
+    row_stop = min(source.height, math.ceil(max(rows) - 1e-3))
+    if col_stop <= col_start or row_stop <= row_start:
+        raise ProcessingError("the region does not overlap the raster", code="outside_raster")
+    return Window(col_start, row_start, col_stop - col_start, row_stop - row_start)
 
 
-def _rings(geometry: Polygon | MultiPolygon) -> list[list[list[float]]]:
-    if isinstance(geometry, Polygon):
-        return geometry.coordinates
-    return [ring for polygon in geometry.coordinates for ring in polygon]
-
-
-@registry.register
-class Clip(RasterFunction):
-    """Cut a raster to a bounding box or to a GeoJSON polygon.
-
-    `bbox` is [min x, min y, max x, max y] in `crs` (default: the raster's
-    own). `geometry` is a GeoJSON Polygon or MultiPolygon in `crs` (default:
-    EPSG:4326, longitude and latitude, as GeoJSON says); pixels whose centre
-    is outside it become nodata, or masked when the raster has no nodata.
-    Pixels are copied as they are (no resampling): the result is the smallest
-    whole-pixel window of the raster that covers the box or the polygon.
-    """
-
-    name: ClassVar[str] = "clip"
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"bbox": [600000, 5100000, 620000, 5120000]},
-                {"bbox": [10.2, 46.2, 10.5, 46.4], "crs": "EPSG:4326"},
-                {
-                    "geometry": {
-                        "type": "Polygon",
-                        "coordinates": [[[10.2, 46.2], [10.5, 46.2], [10.4, 46.5], [10.2, 46.2]]],
-                    }
-                },
-            ]
-        }
-    )
-
-    bbox: tuple[float, float, float, float] | None = Field(
-        default=None, description="[min x, min y, max x, max y] in crs (default: the raster's CRS)."
-    )
-    geometry: Geometry | None = Field(
-        default=None, description="A GeoJSON Polygon or MultiPolygon in crs (default: EPSG:4326, as GeoJSON says)."
-    )
-    crs: CrsText | None = Field(
-        default=None, description="CRS of bbox or geometry. Default: the raster's for bbox, EPSG:4326 for geometry."
-    )
-
-    @model_validator(mode="after")
-    def _one_region(self) -> Self:
-        if (self.bbox is None) == (self.geometry is None):
-            raise ValueError("give either bbox or geometry")
-        if self.bbox is not None:
-            min_x, min_y, max_x, max_y = self.bbox
-            if not all(math.isfinite(value) for value in self.bbox) or min_x >= max_x or min_y >= max_y:
-                raise ValueError("bbox is [min x, min y, max x, max y] with min < max")
-        if self.geometry is not None:
-            rings = _rings(self.geometry)
-            if sum(len(ring) for ring in rings) > MAX_POSITIONS:
-                raise ValueError(f"the geometry has more than {MAX_POSITIONS} positions")
-            if any(ring[0][:2] != ring[-1][:2] for ring in rings):
-                raise ValueError("every ring of the geometry must be closed (first position = last)")
-        return self
+class Clip(arguments.Clip, RasterFunction):
+    """Runs ``clip``."""
 
     def render(self, source: DatasetReader, workdir: Path, limits: Limits, progress: Progress) -> RenderedFile:
         """Copy the covering window of ``source``, masking what lies outside a geometry."""
@@ -188,34 +132,3 @@ class Clip(RasterFunction):
                     destination.write_mask(valid if inside is None else valid & inside, window=window)
                 progress(100 * done // len(windows))
         return RenderedFile(path, *GEOTIFF, {"width": int(region.width), "height": int(region.height), "count": count})
-
-
-def _bounds(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
-    """min x, min y, max x, max y of a GeoJSON Polygon or MultiPolygon."""
-    coordinates = geometry["coordinates"]
-    rings = coordinates if geometry["type"] == "Polygon" else [ring for polygon in coordinates for ring in polygon]
-    xs = [position[0] for ring in rings for position in ring]
-    ys = [position[1] for ring in rings for position in ring]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def _covering_window(source: DatasetReader, box: tuple[float, float, float, float]) -> Window:
-    """The smallest whole-pixel window of ``source`` covering ``box`` (in the source's CRS)."""
-    from rasterio.windows import Window
-
-    min_x, min_y, max_x, max_y = box
-    if not all(math.isfinite(value) for value in box) or min_x > max_x:
-        raise ProcessingError(
-            "the region cannot be placed in the raster's CRS (it crosses its antimeridian or lies outside it)",
-            code="outside_raster",
-        )
-    inverse = ~source.transform
-    cols, rows = zip(*(inverse @ corner for corner in ((min_x, max_y), (max_x, min_y))), strict=True)
-    # A tolerance of a thousandth of a pixel: a box on pixel edges must not take in a neighbour.
-    col_start = max(0, math.floor(min(cols) + 1e-3))
-    col_stop = min(source.width, math.ceil(max(cols) - 1e-3))
-    row_start = max(0, math.floor(min(rows) + 1e-3))
-    row_stop = min(source.height, math.ceil(max(rows) - 1e-3))
-    if col_stop <= col_start or row_stop <= row_start:
-        raise ProcessingError("the region does not overlap the raster", code="outside_raster")
-    return Window(col_start, row_start, col_stop - col_start, row_stop - row_start)

@@ -1,48 +1,15 @@
-"""crop: cut a rectangle out of a photo."""
+"""crop: cut a rectangle out of a photo (its implementation; the arguments are ``pixelmill.catalog.crop``)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from PIL import Image
-from pydantic import ConfigDict, Field
 
-from pixelmill.errors import ProcessingError
-from pixelmill.transforms import registry
-from pixelmill.transforms._photo import PhotoFunction, Size
+from pixelmill.catalog import crop as arguments
+from pixelmill.transforms._photo import PhotoFunction
 
 
-@registry.register
-class Crop(PhotoFunction):
-    """Cut a rectangle out of a photo, given in pixels from its top-left corner.
-
-    Coordinates refer to the upright image (after EXIF orientation, unless
-    `auto_orient` is false). A rectangle that does not lie within the image
-    fails the task with the code `invalid_crop`.
-    """
-
-    name: ClassVar[str] = "crop"
-    model_config = ConfigDict(json_schema_extra={"examples": [{"left": 100, "top": 50, "width": 640, "height": 480}]})
-
-    left: int = Field(default=0, ge=0, description="Distance of the rectangle from the left edge.", examples=[100])
-    top: int = Field(default=0, ge=0, description="Distance of the rectangle from the top edge.", examples=[50])
-    width: int = Field(ge=1, description="Width of the rectangle.", examples=[640])
-    height: int = Field(ge=1, description="Height of the rectangle.", examples=[480])
-
-    def output_size(self, size: Size) -> Size:
-        """The rectangle's size; ProcessingError ``invalid_crop`` if it is not within ``size``."""
-        right, bottom = self.left + self.width, self.top + self.height
-        if right > size[0] or bottom > size[1]:
-            raise ProcessingError(
-                f"the crop rectangle (left {self.left}, top {self.top}, width {self.width}, height {self.height}) "
-                f"reaches {right}×{bottom}, outside the {size[0]}×{size[1]} image",
-                code="invalid_crop",
-            )
-        return self.width, self.height
-
-    def fixed_size(self) -> Size | None:
-        """The rectangle's size (or the crop fails)."""
-        return self.width, self.height
+class Crop(arguments.Crop, PhotoFunction):
+    """Runs ``crop``."""
 
     def apply(self, image: Image.Image) -> Image.Image:
         """The rectangle of ``image``."""

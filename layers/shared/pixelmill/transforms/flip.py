@@ -1,13 +1,10 @@
-"""flip: mirror a photo."""
+"""flip: mirror a photo (its implementation; the arguments are ``pixelmill.catalog.flip``)."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
-
 from PIL import Image
-from pydantic import ConfigDict, Field
 
-from pixelmill.transforms import registry
+from pixelmill.catalog import flip as arguments
 from pixelmill.transforms._photo import PhotoFunction
 
 TRANSPOSE = {
@@ -16,16 +13,8 @@ TRANSPOSE = {
 }
 
 
-@registry.register
-class Flip(PhotoFunction):
-    """Mirror a photo left to right (horizontal) or top to bottom (vertical)."""
-
-    name: ClassVar[str] = "flip"
-    model_config = ConfigDict(json_schema_extra={"examples": [{"direction": "horizontal"}]})
-
-    direction: Literal["horizontal", "vertical"] = Field(
-        description="horizontal: left and right swap; vertical: top and bottom swap.", examples=["horizontal"]
-    )
+class Flip(arguments.Flip, PhotoFunction):
+    """Runs ``flip``."""
 
     def apply(self, image: Image.Image) -> Image.Image:
         """``image`` mirrored (lossless)."""

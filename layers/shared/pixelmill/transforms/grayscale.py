@@ -1,25 +1,15 @@
-"""grayscale: turn a photo into shades of grey."""
+"""grayscale: turn a photo into shades of grey (its implementation; the arguments are ``pixelmill.catalog.grayscale``)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from PIL import Image
-from pydantic import ConfigDict
 
-from pixelmill.transforms import registry
+from pixelmill.catalog import grayscale as arguments
 from pixelmill.transforms._photo import PhotoFunction
 
 
-@registry.register
-class Grayscale(PhotoFunction):
-    """Turn a photo into shades of grey (ITU-R 601 luma), keeping its transparency.
-
-    Formats without a grey mode (WebP, AVIF) store the grey image as RGB.
-    """
-
-    name: ClassVar[str] = "grayscale"
-    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+class Grayscale(arguments.Grayscale, PhotoFunction):
+    """Runs ``grayscale``."""
 
     def apply(self, image: Image.Image) -> Image.Image:
         """``image`` as L, or LA when it has alpha."""

@@ -1,14 +1,11 @@
-"""normalized_difference: (a − b) / (a + b) of two bands, e.g. NDVI or NDWI."""
+"""normalized_difference: (a − b) / (a + b) of two bands, e.g. NDVI or NDWI (its implementation; the arguments are ``pixelmill.catalog.normalized_difference``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Self
-
-from pydantic import ConfigDict, Field, model_validator
+from typing import TYPE_CHECKING
 
 from pixelmill.errors import ProcessingError
-from pixelmill.transforms import registry
 from pixelmill.transforms._raster import (
     GEOTIFF,
     RasterFunction,
@@ -20,41 +17,14 @@ from pixelmill.transforms.base import Limits, Progress, RenderedFile
 
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
+from pixelmill.catalog import normalized_difference as arguments
 
 # Per pixel of a window: both bands and their masks as read, both in float64, the float32 result.
 _BYTES_PER_PIXEL = 2 * (8 + 1) + 2 * 8 + 4
 
 
-@registry.register
-class NormalizedDifference(RasterFunction):
-    """The normalized difference of two bands, (a − b) / (a + b), as a float32 raster.
-
-    NDVI is `band_a` = near infrared, `band_b` = red; NDWI is green and near
-    infrared. Bands are numbered from 1. Where either band has no data
-    (nodata or masked), or a + b is 0, the result is `nodata`. CRS and
-    geotransform are the source's.
-    """
-
-    name: ClassVar[str] = "normalized_difference"
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"band_a": 4, "band_b": 3}, {"band_a": 2, "band_b": 4, "nodata": -2}]}
-    )
-
-    band_a: int = Field(ge=1, le=65535, description="Band a, numbered from 1 (near infrared for NDVI).", examples=[4])
-    band_b: int = Field(ge=1, le=65535, description="Band b, numbered from 1 (red for NDVI).", examples=[3])
-    nodata: float = Field(
-        default=-9999.0,
-        allow_inf_nan=False,
-        description="Value of pixels without a result; outside the result's range of -1..1.",
-    )
-
-    @model_validator(mode="after")
-    def _two_bands(self) -> Self:
-        if self.band_a == self.band_b:
-            raise ValueError("band_a and band_b must be different bands")
-        if -1 <= self.nodata <= 1:
-            raise ValueError("nodata must be outside -1..1, where results lie")
-        return self
+class NormalizedDifference(arguments.NormalizedDifference, RasterFunction):
+    """Runs ``normalized_difference``."""
 
     def render(self, source: DatasetReader, workdir: Path, limits: Limits, progress: Progress) -> RenderedFile:
         """Compute the result window by window into a float32 GeoTIFF."""

@@ -1,4 +1,4 @@
-"""raster_info: describe a raster (CRS, bounds, bands, statistics) as JSON."""
+"""raster_info: describe a raster (CRS, bounds, bands, statistics) as JSON (its implementation; the arguments are ``pixelmill.catalog.raster_info``)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ConfigDict, Field
-
-from pixelmill.transforms import registry
 from pixelmill.transforms._raster import RasterFunction, crs_name, max_itemsize, plan_windows
 from pixelmill.transforms.base import Limits, Progress, Rendered
 
 if TYPE_CHECKING:
     import numpy
     from rasterio.io import DatasetReader
+from pixelmill.catalog import raster_info as arguments
 
 
 def json_number(value: float | None) -> float | int | str | None:
@@ -64,33 +62,6 @@ class BandStatistics:
             "mean": self.mean if has_data else None,
             "std": math.sqrt(self.m2 / self.count) if has_data else None,
         }
-
-
-@registry.register
-class RasterInfo(RasterFunction):
-    """Describe a raster as JSON: format, size, CRS, bounds, bands and statistics.
-
-    Bounds are given in the raster's CRS and in WGS84 longitude and latitude
-    (west > east when the raster crosses the antimeridian, as in GeoJSON).
-    Statistics (min, max, mean, standard deviation, valid and invalid pixel
-    counts) are exact, over every valid pixel. The JSON is the task's
-    `result` and is also stored as its result file.
-    """
-
-    name: ClassVar[str] = "raster_info"
-    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"statistics": False}]})
-
-    statistics: bool = Field(default=True, description="Compute per-band statistics over every pixel (reads them all).")
-
-    def render(self, source: DatasetReader, workdir: Path, limits: Limits, progress: Progress) -> Rendered:
-        """The description, with statistics computed window by window."""
-        document = describe(source)
-        if self.statistics:
-            for band, stats in zip(document["bands"], band_statistics(source, limits, progress), strict=True):
-                band["statistics"] = stats
-        progress(100)
-        data = json.dumps(document, indent=2, allow_nan=False).encode()
-        return Rendered(data, "application/json", "json", document=document)
 
 
 def describe(source: DatasetReader) -> dict[str, Any]:
@@ -160,3 +131,17 @@ def band_statistics(source: DatasetReader, limits: Limits, progress: Progress) -
             running.add(values[numpy.isfinite(values)])
         progress(100 * done // len(windows))
     return [running.summary(source.width * source.height) for running in stats]
+
+
+class RasterInfo(arguments.RasterInfo, RasterFunction):
+    """Runs ``raster_info``."""
+
+    def render(self, source: DatasetReader, workdir: Path, limits: Limits, progress: Progress) -> Rendered:
+        """The description, with statistics computed window by window."""
+        document = describe(source)
+        if self.statistics:
+            for band, stats in zip(document["bands"], band_statistics(source, limits, progress), strict=True):
+                band["statistics"] = stats
+        progress(100)
+        data = json.dumps(document, indent=2, allow_nan=False).encode()
+        return Rendered(data, "application/json", "json", document=document)

@@ -1,21 +1,14 @@
-"""to_cog: write a raster as a Cloud-Optimized GeoTIFF, optionally reprojected."""
+"""to_cog: write a raster as a Cloud-Optimized GeoTIFF, optionally reprojected (its implementation; the arguments are ``pixelmill.catalog.to_cog``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
-
-from pydantic import ConfigDict, Field, model_validator
+from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ProcessingError
-from pixelmill.transforms import registry
 from pixelmill.transforms._raster import (
     GEOTIFF,
-    RESAMPLING_DESCRIPTION,
-    CrsText,
     RasterFunction,
-    ResamplingName,
-    Resolution,
     gdal_threads,
     has_alpha_band,
     parse_crs,
@@ -27,59 +20,11 @@ from pixelmill.transforms.base import Limits, Progress, RenderedFile
 
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
-
-Compression = Literal["deflate", "zstd", "lzw", "jpeg", "webp"]
-OverviewResampling = Literal["nearest", "average", "bilinear", "cubic", "cubicspline", "lanczos", "mode", "rms"]
-
-LOSSY = frozenset({"jpeg", "webp"})
+from pixelmill.catalog import to_cog as arguments
 
 
-@registry.register
-class ToCog(RasterFunction):
-    """Write a raster as a Cloud-Optimized GeoTIFF: tiled, compressed, with overviews.
-
-    `compression` is deflate (default), zstd or lzw (lossless, any data type),
-    or jpeg or webp (lossy, 8-bit data only: 1 or 3 bands for jpeg, whose
-    alpha band becomes a mask; 3 or 4 for webp). With `target_srs` the raster
-    is reprojected in the same task: warped window by window, then written as
-    a COG.
-    """
-
-    name: ClassVar[str] = "to_cog"
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {},
-                {"compression": "zstd", "blocksize": 256, "overview_resampling": "average"},
-                {"compression": "jpeg", "quality": 85},
-                {"target_srs": "EPSG:3857", "resampling": "bilinear", "compression": "webp"},
-            ]
-        }
-    )
-
-    compression: Compression = Field(default="deflate", description="deflate, zstd or lzw (lossless), jpeg or webp.")
-    quality: int | None = Field(
-        default=None, ge=1, le=100, description="Quality of jpeg and webp compression, 1..100 (GDAL's default: 75)."
-    )
-    blocksize: Literal[256, 512, 1024] = Field(default=512, description="Tile width and height in pixels.")
-    overview_resampling: OverviewResampling = Field(
-        default="average", description="How overviews (the reduced copies) are computed."
-    )
-    target_srs: CrsText | None = Field(
-        default=None, description="Reproject to this CRS (EPSG code, WKT or PROJ string) first. Default: keep the CRS."
-    )
-    resampling: ResamplingName = Field(default="nearest", description="With target_srs: " + RESAMPLING_DESCRIPTION)
-    resolution: Resolution | None = Field(
-        default=None, description="With target_srs: pixel size in its units, one number or [x, y]."
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.quality is not None and self.compression not in LOSSY:
-            raise ValueError("quality applies to jpeg and webp compression only")
-        if self.target_srs is None and ({"resampling", "resolution"} & self.model_fields_set):
-            raise ValueError("resampling and resolution apply with target_srs only")
-        return self
+class ToCog(arguments.ToCog, RasterFunction):
+    """Runs ``to_cog``."""
 
     def render(self, source: DatasetReader, workdir: Path, limits: Limits, progress: Progress) -> RenderedFile:
         """Warp into a temporary GeoTIFF if asked, then let GDAL's COG driver write the result."""
@@ -122,7 +67,7 @@ class ToCog(RasterFunction):
 
     def _check_codec(self, source: DatasetReader) -> None:
         """Refuse, with the reason, what JPEG and WebP cannot hold (GDAL's own error is cryptic)."""
-        if self.compression not in LOSSY:
+        if self.compression not in arguments.LOSSY:
             return
         colour_bands = source.count - int(has_alpha_band(source))
         allowed = {"jpeg": {1, 3}, "webp": {3}}[self.compression]
