@@ -61,10 +61,9 @@ def _task_metadata(request: ImageUploadCreate, settings: Settings) -> dict[str, 
 def get_image(image_id: str, owner: str, stores: Stores, settings: Settings) -> ImagePublic:
     """What is stored under ``owner``'s ``image_id``; NotFound if nothing (yet), or another owner's."""
     try:
-        key = image_key(image_id, owner)
-    except ValueError:
+        stored = owned_image(image_id, owner, stores)
+    except ValueError:  # not an id image_key can turn into a key
         raise InvalidRequest.for_field("image_id", "not an image id of this service") from None
-    stored = owned_image(image_id, owner, stores)
     if stored is None:
         raise NotFound(f"no image {image_id}")
     return ImagePublic(
@@ -72,6 +71,6 @@ def get_image(image_id: str, owner: str, stores: Stores, settings: Settings) -> 
         content_type=stored.content_type,
         size=stored.size,
         created_at=stored.last_modified,
-        url=stores.images.presign_download(key, settings.download_url_expires_seconds),
+        url=stores.images.presign_download(stored.key, settings.download_url_expires_seconds),
         expires_in=settings.download_url_expires_seconds,
     )
