@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from pixelmill.dal import get_stores
+from pixelmill.models.ids import OWNER_TAG, incoming_image_id
 from pixelmill.settings import get_settings
 from tests.imagegen import decode, image_bytes
 from tests.integration.conftest import BOB, Stack
@@ -118,6 +119,29 @@ def test_a_url_never_reads_another_tenants_image(stack: Stack) -> None:
     assert result["statusCode"] == 403  # the signature covers the image id
     boto3.client("s3").delete_object(Bucket=stack.bucket, Key=f"uploads/{stack.api.tenant}/{alices}")
     assert get(stack, path)["statusCode"] == 404
+
+
+def test_a_file_under_incoming_renders_only_while_its_tag_names_the_signer(stack: Stack) -> None:
+    # Given a file dropped into incoming/, tagged as alice's, and a URL she signed for it
+    s3 = boto3.client("s3")
+    key = "incoming/url-test/photo.png"
+    s3.put_object(Bucket=stack.bucket, Key=key, Body=image_bytes("PNG", 64, 48), ContentType="image/png")
+
+    def tag(owner: str) -> None:
+        s3.put_object_tagging(Bucket=stack.bucket, Key=key, Tagging={"TagSet": [{"Key": OWNER_TAG, "Value": owner}]})
+
+    tag(stack.api.tenant)
+    path = sign(stack, incoming_image_id(key), [{"function_type": "grayscale"}])["path"]
+    # Then it renders while the tag names her
+    assert get(stack, path)["headers"]["X-Pixelmill-Cache"] == "miss"
+    for cached in cache_keys(stack):
+        s3.delete_object(Bucket=stack.bucket, Key=cached)
+    # And once the tag names someone else, or the file is gone, her URL answers 404 and caches nothing
+    tag(stack.api.as_caller(BOB).tenant)
+    assert problem(get(stack, path))["status"] == 404
+    s3.delete_object(Bucket=stack.bucket, Key=key)
+    assert problem(get(stack, path))["status"] == 404
+    assert cache_keys(stack) == []
 
 
 def test_an_expired_url_is_forbidden(stack: Stack) -> None:
