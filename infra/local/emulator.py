@@ -53,6 +53,9 @@ class KeepAliveHandler(MotoRequestHandler):
     """
 
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
+    # would hold the body of each later response until the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
 
     def run_wsgi(self) -> None:
         """Serve one request on the connection; keep it open if the next request can follow."""
