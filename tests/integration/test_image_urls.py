@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 
-from pixelmill.dal import get_stores
+from pixelmill.dal import SigningKeys, get_stores
 from pixelmill.models.ids import OWNER_TAG, incoming_image_id
 from pixelmill.settings import get_settings
 from tests.imagegen import decode, image_bytes
@@ -219,3 +220,20 @@ def test_urls_signed_before_a_rotation_keep_working(stack: Stack) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="m" * 64)
     get_stores.cache_clear()
     assert get(stack, before)["statusCode"] == 403
+
+
+def test_the_signing_keys_are_read_once_per_five_minutes(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the signing keys as a function holds them, read at minute 0
+    now = [1000.0]
+    monkeypatch.setattr("pixelmill.dal.secrets.time", SimpleNamespace(monotonic=lambda: now[0]))
+    client = boto3.client("secretsmanager")
+    keys = SigningKeys(client, get_settings().signing_secret_id)
+    before = keys.keys()
+    # When the secret is rotated
+    client.put_secret_value(SecretId=get_settings().signing_secret_id, SecretString="r" * 64)
+    # Then requests in the next five minutes verify with the keys already read (no call to Secrets Manager)
+    now[0] += 299
+    assert keys.keys() == before
+    # And after five minutes the new key is read, the old one still accepted as the previous
+    now[0] += 2
+    assert keys.keys() == (b"r" * 64, before[0])
