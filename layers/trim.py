@@ -143,9 +143,8 @@ def strip_shared_objects(root: Path, machine: str) -> None:
                 shutil.copy2(originals[Path(name)], name)
         kept = [p.relative_to(root) for p in objects if p.read_bytes() == originals[p].read_bytes()]
     checks = "loader's segment checks and a load on this machine" if local else "loader's segment checks"
-    print(
-        f"trim: stripped {len(objects) - len(kept)} of {len(objects)} shared objects ({checks}); left as built: {kept}"
-    )  # noqa: T201
+    stripped = len(objects) - len(kept)
+    print(f"trim: stripped {stripped} of {len(objects)} shared objects ({checks}); left as built: {kept}")  # noqa: T201
 
 
 def main() -> None:
