@@ -204,18 +204,14 @@ def render(
     not the signer's, and the transform's own errors (limits, formats, time budget).
     Nothing is cached unless the render succeeded whole.
     """
-    import sys as _s; _t=[time.perf_counter()]
-    def _m(n): _t.append(time.perf_counter()); _s.stderr.write(f"PROF {n} {(_t[-1]-_t[-2])*1000:.1f}\n")
     signature, signed = split_url_path(raw_path)
     path = parse_image_path(signed)
     fmt = negotiate_format(accept) if uses_auto_format(path) else None
     pipeline = url_pipeline(path.steps, fmt or NEGOTIATED_FORMATS[-1])
     verify(signature, signed, stores.signing_keys.keys(), time.time() if now is None else now)
 
-    _m("parse+verify")
     key = cache_key(path, fmt)
     cached = stores.images.fetch(key)
-    _m("cache-lookup")
     if cached is not None:
         return RenderedImage(cached.data, cached.content_type, f'"{cached.etag}"', cache_hit=True)
 
@@ -227,18 +223,15 @@ def render(
     source = stores.images.fetch(source_key, max_bytes=settings.max_upload_bytes)
     if source is None:
         raise NotFound(f"no image {path.image_id}")
-    _m("source-get")
     # The implementation, loaded only here (RenderFunction has the imaging layer; the API does not).
     runnable = registry.load(pipeline.name, pipeline.model_dump(exclude_unset=True))
     with deadline(settings.render_timeout_seconds):
         rendered = runnable.run(source.data, Limits.from_settings(settings))
-    _m("transform")
     if len(rendered.data) > MAX_RESPONSE_BYTES:
         raise ResponseTooLarge(
             f"the result has {len(rendered.data)} bytes, over the {MAX_RESPONSE_BYTES} a response can carry: "
             "ask for a smaller size or a lossy format"
         )
     stores.images.put(key, rendered.data, rendered.content_type)
-    _m("cache-put")
     etag = f'"{hashlib.md5(rendered.data, usedforsecurity=False).hexdigest()}"'  # S3's ETag of a single PUT
     return RenderedImage(rendered.data, rendered.content_type, etag, cache_hit=False)
