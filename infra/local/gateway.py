@@ -262,6 +262,10 @@ def _proxy_response(result: Any) -> GatewayResponse:
 class _RequestHandler(BaseHTTPRequestHandler):
     gateway: ApiGateway
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: the headers and the body go out in two writes, and on a kept-alive connection
+    # Nagle's algorithm would hold the body until the client's delayed ACK of the headers (~40 ms
+    # a request on Linux). API Gateway and function URLs do not make their callers wait so.
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         started = time.monotonic()

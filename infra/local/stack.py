@@ -156,8 +156,10 @@ class LocalStack:
     def start(self) -> None:
         """Start the emulator, create the resources, restore kept data, start functions and sources."""
         # Only the local stack needs moto's server.
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import create_backend_app
         from werkzeug.serving import make_server
+
+        from infra.local.emulator import Dispatcher, KeepAliveHandler
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's access log is noise here
         for port in (self.options.aws_port, self.options.api_port):
@@ -171,15 +173,13 @@ class LocalStack:
                 "AWS_DEFAULT_REGION": self.options.region,
             }
         )
-        self.s3_front = S3Front(
-            DomainDispatcherApplication(create_backend_app), secret_of=_secret_of, principal_of=_principal_of
-        )
+        self.s3_front = S3Front(Dispatcher(create_backend_app), secret_of=_secret_of, principal_of=_principal_of)
         self._emulator = make_server(
             self.options.host,
             self.options.aws_port,
             self.s3_front,
             threaded=True,
-            request_handler=MotoRequestHandler,
+            request_handler=KeepAliveHandler,
         )
         self._emulator_thread = threading.Thread(target=self._emulator.serve_forever, name="emulator", daemon=True)
         self._emulator_thread.start()

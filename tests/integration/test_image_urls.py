@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 
-from pixelmill.dal import get_stores
+from pixelmill.dal import SigningKeys, get_stores
+from pixelmill.models.ids import OWNER_TAG, incoming_image_id
 from pixelmill.settings import get_settings
 from tests.imagegen import decode, image_bytes
 from tests.integration.conftest import BOB, Stack
@@ -120,6 +122,29 @@ def test_a_url_never_reads_another_tenants_image(stack: Stack) -> None:
     assert get(stack, path)["statusCode"] == 404
 
 
+def test_a_file_under_incoming_renders_only_while_its_tag_names_the_signer(stack: Stack) -> None:
+    # Given a file dropped into incoming/, tagged as alice's, and a URL she signed for it
+    s3 = boto3.client("s3")
+    key = "incoming/url-test/photo.png"
+    s3.put_object(Bucket=stack.bucket, Key=key, Body=image_bytes("PNG", 64, 48), ContentType="image/png")
+
+    def tag(owner: str) -> None:
+        s3.put_object_tagging(Bucket=stack.bucket, Key=key, Tagging={"TagSet": [{"Key": OWNER_TAG, "Value": owner}]})
+
+    tag(stack.api.tenant)
+    path = sign(stack, incoming_image_id(key), [{"function_type": "grayscale"}])["path"]
+    # Then it renders while the tag names her
+    assert get(stack, path)["headers"]["X-Pixelmill-Cache"] == "miss"
+    for cached in cache_keys(stack):
+        s3.delete_object(Bucket=stack.bucket, Key=cached)
+    # And once the tag names someone else, or the file is gone, her URL answers 404 and caches nothing
+    tag(stack.api.as_caller(BOB).tenant)
+    assert problem(get(stack, path))["status"] == 404
+    s3.delete_object(Bucket=stack.bucket, Key=key)
+    assert problem(get(stack, path))["status"] == 404
+    assert cache_keys(stack) == []
+
+
 def test_an_expired_url_is_forbidden(stack: Stack) -> None:
     image_id = stack.upload(image_bytes("PNG", 64, 48), "image/png")
     url = sign(stack, image_id, [{"function_type": "grayscale"}], expires_in=1)
@@ -195,3 +220,20 @@ def test_urls_signed_before_a_rotation_keep_working(stack: Stack) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="m" * 64)
     get_stores.cache_clear()
     assert get(stack, before)["statusCode"] == 403
+
+
+def test_the_signing_keys_are_read_once_per_five_minutes(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the signing keys as a function holds them, read at minute 0
+    now = [1000.0]
+    monkeypatch.setattr("pixelmill.dal.secrets.time", SimpleNamespace(monotonic=lambda: now[0]))
+    client = boto3.client("secretsmanager")
+    keys = SigningKeys(client, get_settings().signing_secret_id)
+    before = keys.keys()
+    # When the secret is rotated
+    client.put_secret_value(SecretId=get_settings().signing_secret_id, SecretString="r" * 64)
+    # Then requests in the next five minutes verify with the keys already read (no call to Secrets Manager)
+    now[0] += 299
+    assert keys.keys() == before
+    # And after five minutes the new key is read, the old one still accepted as the previous
+    now[0] += 2
+    assert keys.keys() == (b"r" * 64, before[0])

@@ -150,6 +150,13 @@ def test_a_request_becomes_the_proxy_event_api_gateway_sends(echo: Echo) -> None
     assert 0 < response.json()["remaining_ms"] <= 3000
 
 
+def test_a_kept_alive_connection_serves_request_after_request(echo: Echo) -> None:
+    with requests.Session() as session:
+        paths = [session.get(f"{echo.url}/items/{n}", timeout=30).json()["event"]["path"] for n in range(3)]
+
+    assert paths == ["/items/0", "/items/1", "/items/2"]
+
+
 def test_binary_bodies_arrive_base64_encoded_and_text_bodies_as_text(echo: Echo) -> None:
     binary = bytes(range(256))
 
