@@ -100,9 +100,9 @@ def _idat(source: bytes) -> Iterator[memoryview]:
             return  # the IDAT chunks are consecutive
 
 
-def _filtered_strips(source: bytes, row_bytes: int, rows: int, height: int) -> Iterator[bytes]:
-    """The filtered rows (each a filter byte and its samples), ``rows`` at a time;
-    zlib never inflates more than the strip being asked for."""
+def _filtered_strips(source: bytes, row_bytes: int, rows: int, height: int) -> Iterator[list[bytes]]:
+    """The filtered rows (each a filter byte and its samples), ``rows`` at a time,
+    in pieces; zlib never inflates more than the strip being asked for."""
     inflater = zlib.decompressobj()
     pieces = _idat(source)
     pending: bytes | memoryview = b""
@@ -117,7 +117,7 @@ def _filtered_strips(source: bytes, row_bytes: int, rows: int, height: int) -> I
             parts.append(inflater.decompress(piece, wanted - got))
             pending = inflater.unconsumed_tail
             got += len(parts[-1])
-        yield b"".join(parts)
+        yield parts
 
 
 def _zlib_stored(data: bytes) -> bytes:
@@ -143,12 +143,13 @@ def strips(source: bytes, image: ImageFile.ImageFile, factor: int) -> Iterator[I
     rows = factor * max(1, _STRIP_BYTES // row_bytes // factor)
     previous = b""
     for filtered in _filtered_strips(source, row_bytes, rows, height):
-        count = len(filtered) // row_bytes
-        data = b"".join((b"\x00", previous, filtered)) if previous else filtered
-        lines = count + (1 if previous else 0)
+        # The previous strip's last row, unfiltered (filter type 0), leads this one; then it is cut off.
+        data = b"".join([b"\x00", previous, *filtered] if previous else filtered)
+        lines = len(data) // row_bytes
         strip = Image.frombytes(mode, (width, lines), _zlib_stored(data), "zip", raw_mode)
+        led = bool(previous)
         previous = strip.crop((0, lines - 1, width, lines)).tobytes("raw", raw_mode)
-        if lines != count:
+        if led:
             strip = strip.crop((0, 1, width, lines))
         if image.palette is not None:
             strip.putpalette(image.palette)
