@@ -657,9 +657,11 @@ class PhotoFunction(PhotoArgs, ImageFunction):
 
     def _png_reduction(self, source: bytes, image: ImageFile.ImageFile, full_size: Size, orientation: int) -> int:
         """The factor a PNG is reduced by while it is decoded strip by strip
-        (``pixelmill.transforms._png``), when ``draft_size`` allows; else 1."""
+        (``pixelmill.transforms._png``), when ``draft_size`` allows; else 1.
+        Not when the metadata is kept: reading a PNG's EXIF makes Pillow decode
+        it whole anyway (it looks for an eXIf chunk after the pixels)."""
         wanted = self.draft_size(full_size)
-        if wanted is None or orientation != 1 or not png.streams(source, image):
+        if wanted is None or orientation != 1 or self.keep_metadata or not png.streams(source, image):
             return 1
         return png.reduction_factor(image.size, wanted, REDUCING_GAP)
 
