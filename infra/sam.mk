@@ -10,7 +10,13 @@ export ARCHITECTURE
 # checkov pins its own boto3 (older than the runtime's): it has a virtualenv and a lock of its own too.
 CHECKOV_VENV := .build/checkov-venv
 
-.PHONY: sam-install checkov-install build validate deploy infra-tests
+# layers/trim.py strips the imaging layer's shared objects with the binutils of the layer's architecture:
+# builds for the other one need its cross binutils (Debian bookworm's, pinned; apt as root, else sudo).
+OTHER_MACHINE := $(if $(filter aarch64,$(shell uname -m)),x86_64,aarch64)
+CROSS_BINUTILS := binutils-$(subst _,-,$(OTHER_MACHINE))-linux-gnu=2.40-2
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o=Dpkg::Use-Pty=0
+
+.PHONY: sam-install checkov-install build-tools build validate deploy infra-tests
 
 $(SAM_VENV)/.installed: requirements/sam.txt $(VENV)/.installed
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -26,7 +32,11 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt $(VENV)/.installed
 
 checkov-install: $(CHECKOV_VENV)/.installed  ## create .build/checkov-venv with the locked checkov
 
-build: $(SAM_VENV)/.installed  ## sam build: functions and layers into .aws-sam/build (ARCHITECTURE=arm64 for Graviton)
+build-tools:  ## the other architecture's binutils (strip), for building its layers
+	@command -v $(OTHER_MACHINE)-linux-gnu-strip >/dev/null || $(APT) install --no-install-recommends $(CROSS_BINUTILS) \
+		|| { $(APT) update && $(APT) install --no-install-recommends $(CROSS_BINUTILS); }
+
+build: $(SAM_VENV)/.installed build-tools  ## sam build: functions and layers into .aws-sam/build (ARCHITECTURE=arm64 for Graviton)
 	$(SAM) build --parameter-overrides Architecture=$(ARCHITECTURE)
 
 validate: install $(SAM_VENV)/.installed  ## cfn-lint and sam validate --lint on template.yaml
@@ -36,7 +46,7 @@ validate: install $(SAM_VENV)/.installed  ## cfn-lint and sam validate --lint on
 deploy: build  ## sam deploy --guided to your AWS account (needs credentials)
 	$(SAM) deploy --guided --parameter-overrides Architecture=$(ARCHITECTURE)
 
-infra-tests: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed  ## the template: content, handlers and settings, lint, checkov, a real sam build
+infra-tests: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed build-tools  ## the template: content, handlers and settings, lint, checkov, a real sam build
 	$(BIN)/pytest tests/infrastructure
 
 # --- sam local (needs Docker) against the local stack: run `make dev` in another terminal ---

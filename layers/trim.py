@@ -3,13 +3,23 @@
 Always: tests, bytecode caches, type stubs, Cython and C headers.
 ``--botocore``: botocore's API models of the services pixelmill does not call
 (about 20 MiB of JSON; the kept ones are BOTOCORE_SERVICES).
-``--strip MACHINE``: debug symbols of the shared objects, when this machine can
-check the result (it is MACHINE): every file is loaded with ctypes before and
-after ``strip --strip-unneeded``, and a file whose outcome changes is put back
-(strip breaks some libraries patchelf rewrote, e.g. numpy's OpenBLAS: "ELF load
-command address/offset not page-aligned"). A Python extension built for 3.13
-fails to load here on the interpreter's symbols, before and after alike: what is
-compared is that the file still maps.
+``--strip MACHINE``: debug symbols of the shared objects, with the binutils strip
+for MACHINE (``strip`` on a machine of that kind, else ``MACHINE-linux-gnu-strip``:
+`make build-tools` installs Debian's binutils-aarch64-linux-gnu for arm64 builds on
+x86_64). strip breaks some libraries patchelf rewrote (e.g. numpy's OpenBLAS: "ELF
+load command address/offset not page-aligned"), so every stripped file is checked
+and put back as built when it fails:
+
+- statically, on any machine: its loadable segments must pass the checks Linux's
+  loader makes of them (each segment's file offset and address agree modulo the
+  page size, and its alignment is a whole number of pages, for Lambda's 4 KiB pages);
+  on x86_64 this flags exactly the files that then fail to load, for strip and
+  llvm-strip alike;
+- when the objects are this machine's, also by loading every file with ctypes
+  before and after: a file whose outcome changes is put back, until nothing changes
+  (a dependency may be among them). A Python extension built for 3.13 fails to load
+  here on the interpreter's symbols, before and after alike: what is compared is
+  that the file still maps.
 
 Runs with the build machine's python3 (standard library only).
 """
@@ -20,6 +30,7 @@ import argparse
 import json
 import platform
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -28,6 +39,13 @@ from pathlib import Path
 BOTOCORE_SERVICES = frozenset({"dynamodb", "s3", "secretsmanager", "sqs", "sts", "xray"})
 """Clients the functions create (pixelmill.dal: dynamodb, s3, sqs, secretsmanager), the credential chain's sts,
 and X-Ray's sampling client. tests/infrastructure checks the code creates no other."""
+
+# What loader_refusal reads of an ELF object.
+ELF_CLASS_64 = 2
+ELF_LITTLE_ENDIAN = 1
+PT_LOAD = 1
+PAGE_SIZE = 4096
+"""Lambda's page size, on x86_64 and arm64 alike."""
 
 REMOVED_DIRECTORIES = frozenset({"tests", "__pycache__"})
 REMOVED_SUFFIXES = (".pyi", ".pxd", ".pyx", ".h")
@@ -68,29 +86,65 @@ def _outcomes(paths: list[Path]) -> dict[str, str]:
     return outcomes
 
 
+def loader_refusal(path: Path) -> str:
+    """Why Linux's loader would refuse to map ``path``'s loadable segments ("" if it would not)."""
+    with path.open("rb") as file:
+        header = file.read(64)
+        if header[:4] != b"\x7fELF" or header[4] != ELF_CLASS_64:
+            return "not a 64-bit ELF object"
+        order = "<" if header[5] == ELF_LITTLE_ENDIAN else ">"
+        (table,) = struct.unpack_from(order + "Q", header, 32)
+        entry_size, entries = struct.unpack_from(order + "HH", header, 54)
+        file.seek(table)
+        segments = file.read(entry_size * entries)
+    for index in range(entries):
+        kind, _, offset, address, _, _, _, alignment = struct.unpack_from(
+            order + "IIQQQQQQ", segments, index * entry_size
+        )
+        if kind != PT_LOAD:
+            continue
+        if (address - offset) % PAGE_SIZE:
+            return f"loadable segment {index}: address/offset not page-aligned"
+        if alignment % PAGE_SIZE:
+            return f"loadable segment {index}: alignment not page-aligned"
+    return ""
+
+
+def _strip_tool(machine: str) -> str | None:
+    if machine == platform.machine():
+        return shutil.which("strip")
+    return shutil.which(f"{machine}-linux-gnu-strip")
+
+
 def strip_shared_objects(root: Path, machine: str) -> None:
     """Strip debug symbols where the result still loads as the original did."""
-    strip = shutil.which("strip")
-    if machine != platform.machine() or strip is None:
-        print(f"trim: shared objects left unstripped (cannot check {machine} objects on {platform.machine()})")  # noqa: T201
+    strip = _strip_tool(machine)
+    if strip is None:
+        print(f"trim: shared objects left unstripped (no strip for {machine}: run `make build-tools`)")  # noqa: T201
         return
+    local = machine == platform.machine()
     objects = sorted(p for p in root.rglob("*.so*") if p.is_file() and not p.is_symlink())
-    before = _outcomes(objects)
+    before = _outcomes(objects) if local else {}
     with tempfile.TemporaryDirectory() as backup:
         originals = {}
         for index, path in enumerate(objects):
             originals[path] = Path(backup) / str(index)
             shutil.copy2(path, originals[path])
         subprocess.run([strip, "--strip-unneeded", *map(str, objects)], check=True)
+        for path in objects:
+            if loader_refusal(path):
+                shutil.copy2(originals[path], path)
         # Put back what no longer loads as it did, until nothing changes (a dependency may be among them).
-        for _ in range(len(objects)):
+        for _ in range(len(objects) if local else 0):
             changed = [p for p, outcome in _outcomes(objects).items() if outcome != before[p]]
             if not changed:
                 break
             for name in changed:
                 shutil.copy2(originals[Path(name)], name)
         kept = [p.relative_to(root) for p in objects if p.read_bytes() == originals[p].read_bytes()]
-    print(f"trim: stripped {len(objects) - len(kept)} of {len(objects)} shared objects; left as built: {kept}")  # noqa: T201
+    checks = "loader's segment checks and a load on this machine" if local else "loader's segment checks"
+    stripped = len(objects) - len(kept)
+    print(f"trim: stripped {stripped} of {len(objects)} shared objects ({checks}); left as built: {kept}")  # noqa: T201
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pixelmill.dal import get_stores
-from pixelmill.logic.processing import fail_dead_lettered_tasks, fail_expired_tasks
+from pixelmill.logic.sweeping import fail_dead_lettered_tasks, fail_expired_tasks
 from pixelmill.observability import logger, publish_metrics, tracer, unbind_task
 from pixelmill.settings import get_settings
 

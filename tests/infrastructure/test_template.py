@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from pixelmill.logic.tasks import TASK_LIFETIME, UPLOAD_MARGIN
+from pixelmill.logic.tasks import UPLOAD_MARGIN
+from pixelmill.models.task import TASK_LIFETIME
 from pixelmill.settings import Settings
 from tests.infrastructure.sam_template import (
     FUNCTION,

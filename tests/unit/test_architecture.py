@@ -36,15 +36,17 @@ def _run(code: str) -> str:
     return done.stdout
 
 
-def _loaded_by_handler(function: str) -> set[str]:
+def _loaded_by_handler(function: str, *, packages: bool = True) -> set[str]:
+    """The modules importing ``function``'s handler loads: top-level packages, or every module."""
     path = ROOT / "functions" / function / "app.py"
     code = (
         "import importlib.util, json, sys\n"
         f"spec = importlib.util.spec_from_file_location('app', {str(path)!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
     )
-    return set(json.loads(_run(code)))
+    loaded = set(json.loads(_run(code)))
+    return {name.split(".")[0] for name in loaded} if packages else loaded
 
 
 @pytest.mark.parametrize("function", [name for name in HANDLERS if name not in ("processor", "render")])
@@ -57,6 +59,12 @@ def test_only_the_functions_that_transform_load_the_imaging_libraries(function: 
 def test_the_functions_that_transform_load_an_implementation_only_when_they_run_it(function: str) -> None:
     # Importing the handler loads no imaging library: a raster-only warm container never loads Pillow.
     assert not _loaded_by_handler(function) & set(IMAGING)
+
+
+def test_the_sweeper_loads_no_catalog() -> None:
+    # It only fails tasks nothing will run again: every function's argument models are cold-start cost.
+    loaded = _loaded_by_handler("sweeper", packages=False)
+    assert not {name for name in loaded if name.startswith(("pixelmill.catalog", "pixelmill.transforms"))}
 
 
 def _import_without(blocked: tuple[str, ...], modules: list[str]) -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pixelmill.errors import InvalidRequest
-from pixelmill.logic.tasks import TASK_LIFETIME, UPLOAD_MARGIN, check_outlives_a_task
+from pixelmill.logic.tasks import UPLOAD_MARGIN, check_outlives_a_task
+from pixelmill.models.task import TASK_LIFETIME
 from pixelmill.settings import Settings
 from pixelmill.stores import StoredImage
 

@@ -23,7 +23,7 @@ class FunctionArgs(BaseModel):
     The class docstring's first paragraph is the catalog description.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: ClassVar[str]
     kind: ClassVar[str] = "photo"

@@ -22,7 +22,7 @@ Ring = Annotated[list[Position], Field(min_length=4, description="A closed ring:
 class Polygon(BaseModel):
     """A GeoJSON Polygon (RFC 7946): an outer ring, then holes."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built when a clip is posted
 
     type: Literal["Polygon"]
     coordinates: list[Ring] = Field(min_length=1)
@@ -31,7 +31,7 @@ class Polygon(BaseModel):
 class MultiPolygon(BaseModel):
     """A GeoJSON MultiPolygon (RFC 7946)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built when a clip is posted
 
     type: Literal["MultiPolygon"]
     coordinates: list[Annotated[list[Ring], Field(min_length=1)]] = Field(min_length=1)

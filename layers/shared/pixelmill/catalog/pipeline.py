@@ -25,7 +25,7 @@ class PipelineStep(BaseModel):
     argument model without the common options.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     function_type: str
     function_args: PhotoArgs
@@ -112,7 +112,8 @@ class Pipeline(PhotoArgs):
             if issubclass(function, PhotoArgs) and function.usable_in_pipeline
         ]
         union: Any = Annotated[Union[tuple(step_models)], Field(discriminator="function_type")]  # noqa: UP007
-        cls.model_rebuild(force=True, _types_namespace={"AnyStep": union})
+        # Built on first use, as every catalog model (defer_build): the name resolves from this module.
+        globals()["AnyStep"] = union
 
     @property
     def functions(self) -> Sequence[PhotoArgs]:

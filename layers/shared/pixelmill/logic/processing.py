@@ -19,8 +19,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pydantic import ValidationError
-
 from pixelmill.catalog import registry
 from pixelmill.errors import (
     ImageTooLarge,
@@ -32,9 +30,8 @@ from pixelmill.errors import (
     readable,
 )
 from pixelmill.logic.isolation import TaskCancelled, run_isolated
-from pixelmill.logic.tasks import TASK_LIFETIME
-from pixelmill.models.ids import image_key, result_image_id, task_id_time
-from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
+from pixelmill.models.ids import image_key, result_image_id
+from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskError, TaskStatus
 from pixelmill.observability import (
     EphemeralMetrics,
     MetricUnit,
@@ -42,10 +39,9 @@ from pixelmill.observability import (
     logger,
     task_metrics,
     traced,
-    unbind_task,
 )
 from pixelmill.settings import MIB, Settings
-from pixelmill.stores import Stores, TaskMessage
+from pixelmill.stores import Stores
 from pixelmill.transforms import Limits, Rendered, RenderedFile
 
 # Share of the progress bar each stage ends at; the transform reports in between.
@@ -158,78 +154,6 @@ def _process(
     metric.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=bytes_in)
     metric.add_metric(name="BytesOut", unit=MetricUnit.Bytes, value=bytes_out)
     return done
-
-
-def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
-    """Mark ``failed`` every unfinished task whose message reached the dead-letter
-    queue; the messages stay there. Returns how many tasks were failed.
-
-    The worker marks a task failed on its last delivery whenever its code runs;
-    this covers the deliveries where it could not (the Lambda was killed by its
-    timeout or memory limit), so that no task waits forever.
-    """
-    failed = 0
-    for letter in stores.dead_letters.browse():
-        unbind_task()
-        try:
-            task_id = TaskMessage.model_validate_json(letter.body).task_id
-        except ValidationError:
-            logger.warning("dead letter names no task", extra={"message_id": letter.message_id})
-            continue
-        bind_task(task_id=task_id)
-        reason = (
-            f"the task did not finish in {settings.max_receive_count} deliveries (the worker stopped: "
-            "out of time or memory); its message is in the dead-letter queue"
-        )
-        task = stores.tasks.transition(
-            task_id,
-            TaskStatus.FAILED,
-            UNFINISHED_STATUSES,
-            error=TaskError(code="retries_exhausted", message=reason),
-        )
-        if task is not None:
-            _recovered_by_sweeper(task, "retries_exhausted")
-            failed += 1
-    unbind_task()
-    return failed
-
-
-def fail_expired_tasks(stores: Stores) -> int:
-    """Mark ``failed`` every unfinished task made and last updated longer ago than the
-    queue keeps a message (TASK_LIFETIME): its message expired unreceived (or was lost),
-    so nothing will ever run it. Returns how many tasks were failed."""
-    cutoff = utcnow() - TASK_LIFETIME
-    reason = (
-        f"the task waited longer than the queue keeps a message ({TASK_LIFETIME.days} days) and its message "
-        "expired; create the task again"
-    )
-    failed = 0
-    for task_id in stores.tasks.unfinished_task_ids():
-        if task_id_time(task_id) >= cutoff:  # made recently: its message cannot have expired
-            continue
-        task = stores.tasks.get(task_id)
-        if task is None or task.status.is_terminal or task.updated_at >= cutoff:
-            continue
-        expired = stores.tasks.transition(
-            task_id,
-            TaskStatus.FAILED,
-            [task.status],
-            error=TaskError(code="message_expired", message=reason),
-        )
-        if expired is not None:
-            _recovered_by_sweeper(expired, "message_expired")
-            failed += 1
-    unbind_task()
-    return failed
-
-
-def _recovered_by_sweeper(task: Task, code: str) -> None:
-    """Log and count a task the sweeper has just failed with ``code``."""
-    bind_task(task)
-    logger.warning("task failed", extra={"code": code, "will_retry": False, "recovered_by": "sweeper"})
-    with task_metrics(task.function_type) as metric:
-        metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
-        metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
 
 
 def _store(rendered: Rendered | RenderedFile, key: str, task_id: str, stores: Stores) -> int:

@@ -9,14 +9,19 @@ from typing import Any
 from pixelmill.catalog import Limits, registry
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable, QuotaExceeded
 from pixelmill.models.ids import INCOMING_PREFIX, UPLOADS_PREFIX, image_key, is_incoming, new_task_id, result_image_id
-from pixelmill.models.task import UNFINISHED_STATUSES, Task, TaskCreate, TaskError, TaskPublic, TaskStatus
+from pixelmill.models.task import (
+    TASK_LIFETIME,
+    UNFINISHED_STATUSES,
+    Task,
+    TaskCreate,
+    TaskError,
+    TaskPublic,
+    TaskStatus,
+)
 from pixelmill.observability import MetricUnit, bind_task, count_task, logger, task_metrics
 from pixelmill.settings import Settings
 from pixelmill.stores import StoredImage, Stores
 
-# The longest a task stays unfinished: TaskQueue keeps its message 4 days (MessageRetentionPeriod
-# in template.yaml; a test keeps them in step), then minutes of processing; plus a day of margin.
-TASK_LIFETIME = timedelta(days=4)
 UPLOAD_MARGIN = timedelta(days=1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +30,10 @@ class TaskStatus(StrEnum):
 
 TERMINAL_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED})
 UNFINISHED_STATUSES = frozenset({TaskStatus.NEW, TaskStatus.QUEUED, TaskStatus.PROCESSING})
+
+# The longest a task stays unfinished: TaskQueue keeps its message 4 days (MessageRetentionPeriod
+# in template.yaml; a test keeps them in step), then minutes of processing; plus a day of margin.
+TASK_LIFETIME = timedelta(days=4)
 
 
 def utcnow() -> datetime:

@@ -8,6 +8,10 @@ from pixelmill.catalog import pipeline as arguments
 from pixelmill.catalog import registry
 from pixelmill.transforms._photo import PhotoFunction, Size
 
+# The arguments' model is built on first use (its step union resolves in its own module): build it
+# before this subclass, whose build reads it.
+arguments.Pipeline.model_rebuild()
+
 
 class Pipeline(arguments.Pipeline, PhotoFunction):
     """Runs ``pipeline``: each step by its own implementation, loaded from the registry."""
