@@ -8,12 +8,15 @@ decoder (``zip``) unfilters each strip, which is then reduced by whole blocks
 of pixels before the next one is inflated. The result has the same pixels as
 decoding whole and reducing, in a fraction of the memory.
 
-A PNG row is filtered against the row above it, so each strip handed to Pillow
-starts with the previous strip's last row, unfiltered (filter type 0). That row
-is read back from Pillow's decoded strip, which needs a mode that holds the
-file's samples exactly: 8-bit grey, RGB, palette, grey with alpha and RGBA, and
-16-bit grey. 16-bit colour (which Pillow keeps at 8 bits), sub-byte depths and
-interlaced images are decoded whole.
+A PNG row may be filtered against the row above it (filter types Up, Average,
+Paeth), so a strip whose first row is starts, for Pillow, with the previous
+strip's last row, unfiltered (filter type 0). That row is read back from
+Pillow's decoded strip: exactly for 8-bit grey, RGB, palette, grey with alpha
+and RGBA, and 16-bit grey. Of 16-bit RGB and RGBA, Pillow keeps the high byte
+of each sample, and that is all that is needed: the filters work byte by byte
+on bytes a whole pixel apart (6 or 8 bytes), so high bytes are unfiltered from
+high bytes only, and the row above is handed back with its low bytes zero.
+Other depths, 16-bit grey with alpha and interlaced images are decoded whole.
 """
 
 from __future__ import annotations
@@ -28,15 +31,19 @@ from pixelmill.errors import UnsupportedImage
 
 __all__ = ["reduction_factor", "streams", "strips"]
 
-# (bit depth, colour type) -> Pillow's mode and the raw mode that holds the samples exactly.
-_MODES: dict[tuple[int, int], tuple[str, str]] = {
-    (8, 0): ("L", "L"),
-    (8, 2): ("RGB", "RGB"),
-    (8, 3): ("P", "P"),
-    (8, 4): ("LA", "LA"),
-    (8, 6): ("RGBA", "RGBA"),
-    (16, 0): ("I;16", "I;16B"),
+# (bit depth, colour type) -> Pillow's mode, the raw mode of the file's samples, and whether
+# Pillow keeps only their high byte (16-bit colour).
+_MODES: dict[tuple[int, int], tuple[str, str, bool]] = {
+    (8, 0): ("L", "L", False),
+    (8, 2): ("RGB", "RGB", False),
+    (8, 3): ("P", "P", False),
+    (8, 4): ("LA", "LA", False),
+    (8, 6): ("RGBA", "RGBA", False),
+    (16, 0): ("I;16", "I;16B", False),
+    (16, 2): ("RGB", "RGB;16B", True),
+    (16, 6): ("RGBA", "RGBA;16B", True),
 }
+_FILTERS_READING_THE_ROW_ABOVE = frozenset({2, 3, 4})  # Up, Average, Paeth
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _STRIP_BYTES = 1 << 20
@@ -138,21 +145,36 @@ def strips(source: bytes, image: ImageFile.ImageFile, factor: int) -> Iterator[I
     header = _header(source)
     assert header is not None  # streams() said so
     width, height, depth, colour_type, _ = header
-    mode, raw_mode = _MODES[(depth, colour_type)]
+    mode, raw_mode, high_bytes_only = _MODES[(depth, colour_type)]
     row_bytes = 1 + width * _CHANNELS[colour_type] * depth // 8
     rows = factor * max(1, _STRIP_BYTES // row_bytes // factor)
-    previous = b""
+    before: Image.Image | None = None  # the strip before
     for filtered in _filtered_strips(source, row_bytes, rows, height):
-        # The previous strip's last row, unfiltered (filter type 0), leads this one; then it is cut off.
-        data = b"".join([b"\x00", previous, *filtered] if previous else filtered)
+        first_filter = next(part[0] for part in filtered if part)
+        lead = before is not None and first_filter in _FILTERS_READING_THE_ROW_ABOVE
+        if before is not None and lead:
+            # The strip before's last row, unfiltered (filter type 0), leads this one; then it is cut off.
+            data = b"".join([b"\x00", _last_row(before, raw_mode, high_bytes_only), *filtered])
+        else:
+            data = b"".join(filtered)
         lines = len(data) // row_bytes
         strip = Image.frombytes(mode, (width, lines), _zlib_stored(data), "zip", raw_mode)
-        led = bool(previous)
-        previous = strip.crop((0, lines - 1, width, lines)).tobytes("raw", raw_mode)
-        if led:
+        before = strip
+        if lead:
             strip = strip.crop((0, 1, width, lines))
         if image.palette is not None:
             strip.putpalette(image.palette)
         if "transparency" in image.info:
             strip.info["transparency"] = image.info["transparency"]
         yield strip
+
+
+def _last_row(strip: Image.Image, raw_mode: str, high_bytes_only: bool) -> bytes:
+    """``strip``'s last row as the file's samples (16-bit colour: with low bytes zero)."""
+    row = strip.crop((0, strip.height - 1, strip.width, strip.height))
+    if not high_bytes_only:
+        return row.tobytes("raw", raw_mode)
+    high = row.tobytes("raw", strip.mode)
+    samples = bytearray(2 * len(high))
+    samples[0::2] = high
+    return bytes(samples)
