@@ -9,8 +9,8 @@ of pixels before the next one is inflated. The result has the same pixels as
 decoding whole and reducing, in a fraction of the memory.
 
 A PNG row may be filtered against the row above it (filter types Up, Average,
-Paeth), so a strip whose first row is starts, for Pillow, with the previous
-strip's last row, unfiltered (filter type 0). That row is read back from
+Paeth), so a strip whose first row is filtered so starts, for Pillow, with the
+previous strip's last row, unfiltered (filter type 0). That row is read back from
 Pillow's decoded strip: exactly for 8-bit grey, RGB, palette, grey with alpha
 and RGBA, and 16-bit grey. Of 16-bit RGB and RGBA, Pillow keeps the high byte
 of each sample, and that is all that is needed: the filters work byte by byte
