@@ -45,6 +45,7 @@ from pixelmill.catalog.photo import (
 )
 from pixelmill.errors import ImageTooLarge, LimitExceeded, PixelmillError, ProcessingError, UnsupportedImage, readable
 from pixelmill.formats import signature_format
+from pixelmill.transforms import _png as png
 from pixelmill.transforms.base import ImageFunction, Limits, Progress, Rendered, no_progress
 
 __all__ = [
@@ -348,6 +349,24 @@ _PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
 _STRIP_ROWS = 256
 
 
+def reduce_strips(strips: Iterable[Image.Image], size: Size, factor: tuple[int, int]) -> Image.Image:
+    """The image of ``size`` that ``strips`` make up (top to bottom, each a whole
+    number of ``factor`` rows but the last, all of one mode), reduced by whole
+    blocks of ``factor`` pixels (``Image.reduce``) one strip at a time. An image
+    with alpha comes out premultiplied (RGBa, La), as it must be resized."""
+    factor_x, factor_y = factor
+    reduced: Image.Image | None = None
+    top = 0
+    for strip in strips:
+        mode = _PREMULTIPLIED.get(strip.mode, strip.mode)
+        if reduced is None:
+            reduced = Image.new(mode, (-(-size[0] // factor_x), -(-size[1] // factor_y)))
+        reduced.paste((strip if strip.mode == mode else strip.convert(mode)).reduce(factor), (0, top // factor_y))
+        top += strip.height
+    assert reduced is not None  # the strips cover the image
+    return reduced
+
+
 def downscale(image: Image.Image, size: Size, resample: Image.Resampling, box: Box) -> Image.Image:
     """``box`` of ``image`` resized to ``size``: ``Image.resize`` with ``REDUCING_GAP``.
 
@@ -357,17 +376,14 @@ def downscale(image: Image.Image, size: Size, resample: Image.Resampling, box: B
     once: the same pixels, without holding a second full-size image (48 MB for
     12 MP).
     """
-    mode = _PREMULTIPLIED.get(image.mode)
     factor_x = int((box[2] - box[0]) / size[0] / REDUCING_GAP) or 1
     factor_y = int((box[3] - box[1]) / size[1] / REDUCING_GAP) or 1
-    if mode is None or resample == Image.Resampling.NEAREST or factor_x == factor_y == 1:
+    if image.mode not in _PREMULTIPLIED or resample == Image.Resampling.NEAREST or factor_x == factor_y == 1:
         return image.resize(size, resample, box=box, reducing_gap=REDUCING_GAP)
     width, height = image.size
-    reduced = Image.new(mode, (-(-width // factor_x), -(-height // factor_y)))
     rows = factor_y * max(1, _STRIP_ROWS // factor_y)  # whole blocks of the reduction
-    for top in range(0, height, rows):
-        strip = image.crop((0, top, width, min(top + rows, height))).convert(mode)
-        reduced.paste(strip.reduce((factor_x, factor_y)), (0, top // factor_y))
+    strips = (image.crop((0, top, width, min(top + rows, height))) for top in range(0, height, rows))
+    reduced = reduce_strips(strips, image.size, (factor_x, factor_y))
     scaled: Box = (box[0] / factor_x, box[1] / factor_y, box[2] / factor_x, box[3] / factor_y)
     return reduced.resize(size, resample, box=scaled).convert(image.mode)
 
@@ -548,9 +564,9 @@ class PhotoFunction(PhotoArgs, ImageFunction):
         with _pillow_limits(limits):
             image = open_image(source, limits)
             with image:
-                return self._render(image, limits, progress)
+                return self._render(source, image, limits, progress)
 
-    def _render(self, image: ImageFile.ImageFile, limits: Limits, progress: Progress) -> Rendered:
+    def _render(self, source: bytes, image: ImageFile.ImageFile, limits: Limits, progress: Progress) -> Rendered:
         source_format = image.format or "source"
         orientation = exif_orientation(image) if self.auto_orient else 1
         full_size = oriented_size(image.size, orientation)
@@ -564,15 +580,23 @@ class PhotoFunction(PhotoArgs, ImageFunction):
         icc = _as_bytes(image.info.get("icc_profile"))
         metadata = self._metadata(image, icc)
         profile = _load_profile(icc) if self.to_srgb else None
-        reduced = self._shrink_on_load(image, full_size, orientation)
+        png_factor = self._png_reduction(source, image, full_size, orientation)
+        reduced = png_factor > 1 or self._shrink_on_load(image, full_size, orientation)
         # After shrink-on-load: what is decoded is what costs (draft sets the size and mode).
         decoded = oriented_size(image.size, orientation)
         check_work(made, frame_count, limits, decoded)
-        check_memory(image.mode, decoded, made, frame_count, limits)
+        if png_factor > 1:  # held: the reduced image (4 bytes a pixel) and one strip
+            held = (-(-decoded[0] // png_factor), -(-decoded[1] // png_factor))
+            check_memory("RGBA", held, made, frame_count, limits)
+        else:
+            check_memory(image.mode, decoded, made, frame_count, limits)
         frames = Frames(loop=image.info.get("loop"))
         reported = 0
         for index in range(frame_count):
-            frame = self._decode_frame(image, index, frame_count)
+            if png_factor > 1:
+                frame = self._decode_png_reduced(source, image, png_factor)
+            else:
+                frame = self._decode_frame(image, index, frame_count)
             if index == 0:
                 progress(10)
                 reported = 10
@@ -630,6 +654,26 @@ class PhotoFunction(PhotoArgs, ImageFunction):
         before = image.size
         image.draft(None, (max(1, stored[0]), max(1, stored[1])))
         return image.size != before
+
+    def _png_reduction(self, source: bytes, image: ImageFile.ImageFile, full_size: Size, orientation: int) -> int:
+        """The factor a PNG is reduced by while it is decoded strip by strip
+        (``pixelmill.transforms._png``), when ``draft_size`` allows; else 1.
+        Not when the metadata is kept: reading a PNG's EXIF makes Pillow decode
+        it whole anyway (it looks for an eXIf chunk after the pixels)."""
+        wanted = self.draft_size(full_size)
+        if wanted is None or orientation != 1 or self.keep_metadata or not png.streams(source, image):
+            return 1
+        return png.reduction_factor(image.size, wanted, REDUCING_GAP)
+
+    @staticmethod
+    def _decode_png_reduced(source: bytes, image: ImageFile.ImageFile, factor: int) -> Image.Image:
+        """The PNG ``image`` reduced by ``factor`` while decoded, in a working mode;
+        never whole (see ``reduce_strips``)."""
+        with _decoding("PNG"):
+            strips = (working_mode(strip) for strip in png.strips(source, image, factor))
+            reduced = reduce_strips(strips, image.size, (factor, factor))
+        straight = {premultiplied: mode for mode, premultiplied in _PREMULTIPLIED.items()}.get(reduced.mode)
+        return reduced.convert(straight) if straight else reduced
 
     @staticmethod
     def _decode_frame(image: ImageFile.ImageFile, index: int, frame_count: int) -> Image.Image:
