@@ -7,10 +7,12 @@ need no catalog and no transform, so the sweeper loads neither.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from pydantic import ValidationError
 
 from pixelmill.models.ids import task_id_time
-from pixelmill.models.task import TASK_LIFETIME, UNFINISHED_STATUSES, Task, TaskError, TaskStatus, utcnow
+from pixelmill.models.task import TASK_LIFETIME, UNFINISHED_STATUSES, TaskError, TaskStatus, utcnow
 from pixelmill.observability import MetricUnit, bind_task, logger, task_metrics, unbind_task
 from pixelmill.settings import Settings
 from pixelmill.stores import Stores, TaskMessage
@@ -37,15 +39,7 @@ def fail_dead_lettered_tasks(stores: Stores, settings: Settings) -> int:
             f"the task did not finish in {settings.max_receive_count} deliveries (the worker stopped: "
             "out of time or memory); its message is in the dead-letter queue"
         )
-        task = stores.tasks.transition(
-            task_id,
-            TaskStatus.FAILED,
-            UNFINISHED_STATUSES,
-            error=TaskError(code="retries_exhausted", message=reason),
-        )
-        if task is not None:
-            _recovered_by_sweeper(task, "retries_exhausted")
-            failed += 1
+        failed += _fail(stores, task_id, UNFINISHED_STATUSES, TaskError(code="retries_exhausted", message=reason))
     unbind_task()
     return failed
 
@@ -66,23 +60,20 @@ def fail_expired_tasks(stores: Stores) -> int:
         task = stores.tasks.get(task_id)
         if task is None or task.status.is_terminal or task.updated_at >= cutoff:
             continue
-        expired = stores.tasks.transition(
-            task_id,
-            TaskStatus.FAILED,
-            [task.status],
-            error=TaskError(code="message_expired", message=reason),
-        )
-        if expired is not None:
-            _recovered_by_sweeper(expired, "message_expired")
-            failed += 1
+        failed += _fail(stores, task_id, [task.status], TaskError(code="message_expired", message=reason))
     unbind_task()
     return failed
 
 
-def _recovered_by_sweeper(task: Task, code: str) -> None:
-    """Log and count a task the sweeper has just failed with ``code``."""
+def _fail(stores: Stores, task_id: str, expected: Collection[TaskStatus], error: TaskError) -> int:
+    """Fail task ``task_id`` with ``error`` if its status is still one of ``expected``, then
+    log and count it; how many tasks that failed (0 when it had moved on)."""
+    task = stores.tasks.transition(task_id, TaskStatus.FAILED, expected, error=error)
+    if task is None:
+        return 0
     bind_task(task)
-    logger.warning("task failed", extra={"code": code, "will_retry": False, "recovered_by": "sweeper"})
+    logger.warning("task failed", extra={"code": error.code, "will_retry": False, "recovered_by": "sweeper"})
     with task_metrics(task.function_type) as metric:
         metric.add_metric(name="TaskFailed", unit=MetricUnit.Count, value=1)
         metric.add_metric(name="SweeperRecovered", unit=MetricUnit.Count, value=1)
+    return 1
