@@ -585,7 +585,7 @@ class PhotoFunction(PhotoArgs, ImageFunction):
         # After shrink-on-load: what is decoded is what costs (draft sets the size and mode).
         decoded = oriented_size(image.size, orientation)
         check_work(made, frame_count, limits, decoded)
-        if png_factor > 1:  # held: the reduced image (4 bytes a pixel) and one strip
+        if png_factor > 1:  # held: the reduced image (4 bytes a pixel) and two strips (one inflating ahead)
             held = (-(-decoded[0] // png_factor), -(-decoded[1] // png_factor))
             check_memory("RGBA", held, made, frame_count, limits)
         else:
