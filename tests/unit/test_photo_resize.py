@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from pixelmill.catalog import registry
 from pixelmill.errors import InvalidRequest
-from pixelmill.transforms._photo import REDUCING_GAP, downscale
+from pixelmill.transforms._photo import REDUCING_GAP, downscale, resample_in_bands
 from pixelmill.transforms.base import Limits
 from pixelmill.transforms.resize import Resize
 from tests.imagegen import (
@@ -189,3 +189,16 @@ def test_an_image_with_alpha_is_reduced_strip_by_strip_to_the_same_pixels(mode: 
     pillow = image.resize((60, 140), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
     assert ours.mode == mode
     assert ours.tobytes() == pillow.tobytes()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBa"])
+@pytest.mark.parametrize("resample", [Image.Resampling.LANCZOS, Image.Resampling.BICUBIC, Image.Resampling.NEAREST])
+def test_a_large_resample_in_two_bands_is_the_whole_resize(mode: str, resample: Image.Resampling) -> None:
+    # Noise, so that every coefficient shows: each band is its own part of the box, read with the whole filter.
+    source = Image.effect_noise((1500, 1000), 80).convert("RGB").convert(mode)
+    box = (30.5, 20.0, 1490.0, 990.25)
+    banded = resample_in_bands(source, (640, 427), resample, box)
+    whole = source.resize((640, 427), resample, box=box)
+    assert banded.mode == mode
+    assert banded.size == whole.size
+    assert max(ImageChops.difference(banded, whole).tobytes()) <= 1

@@ -25,6 +25,7 @@ import itertools
 import re
 import warnings
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -378,14 +379,39 @@ def downscale(image: Image.Image, size: Size, resample: Image.Resampling, box: B
     """
     factor_x = int((box[2] - box[0]) / size[0] / REDUCING_GAP) or 1
     factor_y = int((box[3] - box[1]) / size[1] / REDUCING_GAP) or 1
-    if image.mode not in _PREMULTIPLIED or resample == Image.Resampling.NEAREST or factor_x == factor_y == 1:
+    if factor_x == factor_y == 1 or resample == Image.Resampling.NEAREST:
+        return resample_in_bands(image, size, resample, box)
+    if image.mode not in _PREMULTIPLIED:
         return image.resize(size, resample, box=box, reducing_gap=REDUCING_GAP)
     width, height = image.size
     rows = factor_y * max(1, _STRIP_ROWS // factor_y)  # whole blocks of the reduction
     strips = (image.crop((0, top, width, min(top + rows, height))) for top in range(0, height, rows))
     reduced = reduce_strips(strips, image.size, (factor_x, factor_y))
     scaled: Box = (box[0] / factor_x, box[1] / factor_y, box[2] / factor_x, box[3] / factor_y)
-    return reduced.resize(size, resample, box=scaled).convert(image.mode)
+    return resample_in_bands(reduced, size, resample, scaled).convert(image.mode)
+
+
+# Below this many source pixels, a second thread costs more than it saves.
+_BANDED_PIXELS = 1_000_000
+
+
+def resample_in_bands(image: Image.Image, size: Size, resample: Image.Resampling, box: Box) -> Image.Image:
+    """``box`` of ``image`` resampled to ``size`` (``Image.resize``, no reduction first), the
+    bottom half of the rows on a second thread: Pillow resamples without the GIL, and each
+    half is the resize of its own part of ``box`` to its rows (the filter still reads the
+    source beyond it), so the result is the whole resize's, within one level of rounding.
+    An image with alpha comes out as it went in (premultiplied when it was)."""
+    if (box[2] - box[0]) * (box[3] - box[1]) < _BANDED_PIXELS or size[1] < 2 or image.mode in _PREMULTIPLIED:
+        return image.resize(size, resample, box=box)
+    top_rows = size[1] // 2
+    split = box[1] + top_rows * (box[3] - box[1]) / size[1]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="resample") as pool:
+        bottom = pool.submit(image.resize, (size[0], size[1] - top_rows), resample, (box[0], split, box[2], box[3]))
+        top = image.resize((size[0], top_rows), resample, box=(box[0], box[1], box[2], split))
+        result = Image.new(image.mode, size)
+        result.paste(top, (0, 0))
+        result.paste(bottom.result(), (0, top_rows))
+    return result
 
 
 def flatten(image: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:
