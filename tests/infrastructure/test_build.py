@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 
 LIBRARY_LAYERS = ("CoreLayer", "ImagingLayer")
-IMAGING = ("PIL", "pillow_heif", "rasterio", "numpy")
+IMAGING = ("PIL", "pillow_heif", "rasterio", "numpy", "zlib_ng")
 IMAGING_FUNCTIONS = {"ProcessorFunction", "RenderFunction"}
 """The functions that run transforms: the worker and the image URLs' renderer."""
 # Targets: the API with its layers, and the processor leaving 50 MiB of Lambda's 250 MiB free.

@@ -24,7 +24,7 @@ from pixelmill.catalog import registry
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "layers" / "shared"
 PACKAGE = SHARED / "pixelmill"
-IMAGING = ("PIL", "pillow_heif", "rasterio", "numpy")
+IMAGING = ("PIL", "pillow_heif", "rasterio", "numpy", "zlib_ng")
 HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
 
 
