@@ -12,6 +12,7 @@ CHECKOV_VENV := .build/checkov-venv
 
 # layers/trim.py strips the imaging layer's shared objects with the binutils of the layer's architecture:
 # builds for the other one need its cross binutils (Debian bookworm's, pinned; apt as root, else sudo).
+# Without apt (not Debian), they are left unstripped and trim.py says so.
 OTHER_MACHINE := $(if $(filter aarch64,$(shell uname -m)),x86_64,aarch64)
 CROSS_BINUTILS := binutils-$(subst _,-,$(OTHER_MACHINE))-linux-gnu=2.40-2
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o=Dpkg::Use-Pty=0
@@ -33,7 +34,8 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt $(VENV)/.installed
 checkov-install: $(CHECKOV_VENV)/.installed  ## create .build/checkov-venv with the locked checkov
 
 build-tools:  ## the other architecture's binutils (strip), for building its layers
-	@command -v $(OTHER_MACHINE)-linux-gnu-strip >/dev/null || $(APT) install --no-install-recommends $(CROSS_BINUTILS) \
+	@command -v $(OTHER_MACHINE)-linux-gnu-strip >/dev/null || ! command -v apt-get >/dev/null \
+		|| $(APT) install --no-install-recommends $(CROSS_BINUTILS) \
 		|| { $(APT) update && $(APT) install --no-install-recommends $(CROSS_BINUTILS); }
 
 build: $(SAM_VENV)/.installed build-tools  ## sam build: functions and layers into .aws-sam/build (ARCHITECTURE=arm64 for Graviton)
