@@ -407,17 +407,20 @@ def _list_prefixes(template: Template, logical_id: str) -> set[str]:
     return prefixes
 
 
-def test_api_may_presign_uploads_and_read_and_delete_results_but_not_write_them(template: Template) -> None:
+def test_api_may_presign_uploads_and_read_and_delete_results_and_their_renders_but_not_write_them(
+    template: Template,
+) -> None:
     assert _s3_grants(template, "ApiFunction") == {
         ("s3:GetObject", "uploads/*"),
         ("s3:GetObject", "incoming/*"),
         ("s3:GetObject", "results/*"),
         ("s3:PutObject", "uploads/*"),  # presigned POSTs, to uploads/ only
         ("s3:DeleteObject", "results/*"),
+        ("s3:DeleteObject", "cache/*"),  # a deleted result's renders cached for image URLs
         ("s3:ListBucket", ""),
         ("s3:GetObjectTagging", "incoming/*"),  # who owns a file dropped into incoming/
     }
-    assert _list_prefixes(template, "ApiFunction") == {"uploads/*", "incoming/*", "results/*"}
+    assert _list_prefixes(template, "ApiFunction") == {"uploads/*", "incoming/*", "results/*", "cache/*"}
 
 
 def test_processor_reads_images_and_writes_only_results(template: Template) -> None:

@@ -74,6 +74,39 @@ def test_a_signed_url_renders_then_comes_from_the_cache(stack: Stack) -> None:
     assert all(key.startswith(f"cache/{stack.api.tenant}/") for key in cache_keys(stack))
 
 
+def test_deleting_a_task_deletes_the_cached_renders_of_its_result(stack: Stack) -> None:
+    # Given a task's result and an upload, each rendered through a signed URL
+    upload = stack.upload(image_bytes("JPEG", 320, 240), "image/jpeg")
+    created = stack.api.post(
+        "/api/tasks/", json_body={"image_id": upload, "function_type": "grayscale", "function_args": {}}
+    )
+    task_id = created.json()["task_id"]
+    assert stack.process_batch().succeeded == 1
+    steps = [{"function_type": "resize", "function_args": {"width": 40}}]
+    of_result, of_upload = sign(stack, f"res-{task_id}", steps)["path"], sign(stack, upload, steps)["path"]
+    assert get(stack, of_result)["statusCode"] == get(stack, of_upload)["statusCode"] == 200
+    assert len(cache_keys(stack)) == 2
+    # When the task is deleted
+    assert stack.api.delete(f"/api/tasks/{task_id}/").status == 204
+    # Then its result's render is gone from the cache (its URL finds no image), the upload's stays
+    (kept,) = cache_keys(stack)
+    assert get(stack, of_upload)["headers"]["X-Pixelmill-Cache"] == "hit"
+    assert get(stack, of_result)["statusCode"] == 404
+    assert cache_keys(stack) == [kept]
+
+
+def test_a_folder_of_renders_longer_than_a_listing_page_is_deleted_whole(stack: Stack) -> None:
+    # S3 lists (and deletes) at most 1,000 keys a request
+    s3 = boto3.client("s3")
+    for index in range(1001):
+        s3.put_object(Bucket=stack.bucket, Key=f"cache/{stack.api.tenant}/folder/{index}", Body=b"x")
+    s3.put_object(Bucket=stack.bucket, Key=f"cache/{stack.api.tenant}/folder-next/0", Body=b"x")
+
+    assert get_stores().images.delete_prefix(f"cache/{stack.api.tenant}/folder/") == 1001
+
+    assert cache_keys(stack) == [f"cache/{stack.api.tenant}/folder-next/0"]
+
+
 def problem(result: dict[str, Any]) -> dict[str, Any]:
     assert result["headers"]["Content-Type"] == "application/problem+json"
     body: dict[str, Any] = json.loads(result["body"])

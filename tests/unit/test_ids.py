@@ -18,6 +18,7 @@ from pixelmill.models.ids import (
     new_image_id,
     new_task_id,
     owner_of_upload_key,
+    render_cache_prefix,
     result_image_id,
 )
 from pixelmill.models.task import TaskCreate
@@ -52,6 +53,23 @@ def test_image_keys_stay_under_our_prefixes_and_their_owners() -> None:
     # The same id is another key for another owner: it cannot reach the first owner's object.
     assert image_key(upload, OTHER) == f"uploads/{OTHER}/{upload}"
     assert owner_of_upload_key(image_key(upload, OWNER)) == (OWNER, upload)
+
+
+def test_each_images_cached_renders_have_a_short_folder_of_their_own_under_its_owner() -> None:
+    upload, result = new_image_id(), result_image_id(new_task_id())
+    longest_incoming = incoming_image_id("incoming/" + "é" * 507)  # a 1,023-byte key
+
+    folders = [render_cache_prefix(image_id, OWNER) for image_id in (upload, result, longest_incoming)]
+
+    assert all(re.fullmatch(f"cache/{OWNER}/[0-9a-f]{{32}}/", folder) for folder in folders)
+    assert len(set(folders)) == 3
+    assert render_cache_prefix(upload, OTHER) == folders[0].replace(OWNER, OTHER)
+    # No folder is the beginning of another's name: deleting one image's renders leaves the rest.
+    assert not any(a != b and b.startswith(a) for a in folders for b in folders)
+    with pytest.raises(ValueError, match="not a pixelmill image id"):
+        render_cache_prefix("../x", OWNER)
+    with pytest.raises(ValueError, match="not a tenant"):
+        render_cache_prefix(upload, "AIDA/../AROA")
 
 
 @pytest.mark.parametrize("owner", ["", "../x", "AIDA/../AROA", "short", "AIDAJQABLZS4A3QDU576Q/"])

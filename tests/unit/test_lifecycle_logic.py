@@ -12,7 +12,7 @@ import pytest
 
 from pixelmill.logic.processing import TaskDeferred, process_task
 from pixelmill.logic.tasks import create_task, delete_task
-from pixelmill.models.ids import image_key, new_image_id, result_image_id
+from pixelmill.models.ids import image_key, new_image_id, render_cache_prefix, result_image_id
 from pixelmill.models.task import Task, TaskCreate, TaskStatus
 from pixelmill.settings import Settings
 from pixelmill.stores import Stores
@@ -166,3 +166,22 @@ def test_a_source_gone_before_processing_fails_the_task_with_the_reason(stores: 
     assert failed.error is not None
     assert failed.error.code == "image_not_found"
     assert task.image_id in failed.error.message
+
+
+def test_deleting_a_task_deletes_its_results_cached_renders_and_no_others(stores: Stores) -> None:
+    # Given a done task, renders of its result cached for image URLs, and renders of other images
+    task_id = _queued(stores)
+    _process(stores, task_id)
+    result = result_image_id(task_id)
+    kept = [
+        render_cache_prefix(new_image_id(), OWNER) + "a",
+        render_cache_prefix(result, "AROAEXAMPLEROLEID0001") + "a",  # the same id, another tenant's
+    ]
+    for key in [render_cache_prefix(result, OWNER) + name for name in ("a", "b")] + kept:
+        stores.images.put(key, b"rendered", "image/webp")
+    # When its owner deletes it
+    delete_task(task_id, OWNER, stores)
+    # Then the result and its renders are gone; everything else stays
+    assert _result(stores, task_id) is None
+    objects = cast(MemoryImageStore, stores.images).objects
+    assert [key for key in objects if key.startswith("cache/")] == kept

@@ -148,6 +148,9 @@ class ImageStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key``; nothing happens if it is not there."""
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every object whose key starts with ``prefix``; how many there were."""
+
 
 class TaskQueue(Protocol):
     """The processor's queue of task ids, and the visibility of the ones received."""

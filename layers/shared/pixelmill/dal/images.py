@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from pixelmill.dal.errors import domain_errors
-from pixelmill.errors import ImageTooLarge, NotFound
+from pixelmill.errors import ImageTooLarge, NotFound, StoreUnavailable
 from pixelmill.models.ids import OWNER_TAG
 from pixelmill.stores import FetchedImage, PresignedUpload, StoredImage
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 # S3 answers a read of a missing key with 403 (AccessDenied) unless the caller may list the
@@ -146,3 +147,21 @@ class S3ImageStore:
     def delete(self, key: str) -> None:
         """Remove ``key``; nothing happens if it is not there."""
         self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every object under ``prefix``, a listed page (up to 1,000 keys) per request;
+        how many there were. StoreUnavailable if S3 could not delete one of them."""
+        deleted = 0
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            keys: list[ObjectIdentifierTypeDef] = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if not keys:
+                continue
+            response = self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+            if response.get("Errors"):
+                error = response["Errors"][0]
+                raise StoreUnavailable(
+                    f"{len(response['Errors'])} objects under {prefix} were not deleted, the first "
+                    f"{error.get('Key')}: {error.get('Code')} {error.get('Message')}"
+                )
+            deleted += len(keys)
+        return deleted

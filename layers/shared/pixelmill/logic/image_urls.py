@@ -7,8 +7,9 @@ signed names the owner of the image, so a URL only ever reads the key
 ``uploads|results/<owner>/<image_id>`` of the owner who signed it, and the
 optional expiry time, so it cannot be extended.
 
-A render is cached in S3 under ``cache/<owner>/<hash>``, the hash of the image
-id, the steps and the negotiated format; a hit is served without transforming.
+A render is cached in S3 under ``cache/<owner>/<image digest>/<hash>``, the hash
+of the steps and the negotiated format, in the image's own folder (deleting a
+task's result deletes its renders); a hit is served without transforming.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pixelmill.errors import (
 )
 from pixelmill.logic.processing import deadline
 from pixelmill.logic.tasks import owned_image
-from pixelmill.models.ids import image_key, is_incoming
+from pixelmill.models.ids import image_key, is_incoming, render_cache_prefix
 from pixelmill.models.image_url import (
     AUTO_FORMAT,
     ImagePath,
@@ -50,7 +51,6 @@ from pixelmill.stores import Stores
 from pixelmill.transforms import Limits
 
 URL_PREFIX = "/img/"
-CACHE_PREFIX = "cache/"
 
 NEGOTIATED_FORMATS = ("avif", "webp", "jpeg")
 """What ``format=auto`` becomes, best first: the first the client accepts; JPEG for every client."""
@@ -189,9 +189,9 @@ def split_url_path(raw_path: str) -> tuple[str, str]:
 
 
 def cache_key(path: ImagePath, fmt: str | None) -> str:
-    """Where the render of ``path`` (in ``fmt`` when it negotiates one) is cached: under its owner."""
-    identity = "\n".join([path.image_id, path.steps_text, fmt or ""])
-    return f"{CACHE_PREFIX}{path.owner}/{hashlib.sha256(identity.encode()).hexdigest()}"
+    """Where the render of ``path`` (in ``fmt`` when it negotiates one) is cached: in its image's folder."""
+    identity = "\n".join([path.steps_text, fmt or ""])
+    return render_cache_prefix(path.image_id, path.owner) + hashlib.sha256(identity.encode()).hexdigest()
 
 
 def render(

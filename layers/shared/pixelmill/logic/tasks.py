@@ -8,7 +8,15 @@ from typing import Any
 
 from pixelmill.catalog import Limits, registry
 from pixelmill.errors import InvalidRequest, NotFound, QueueUnavailable, QuotaExceeded
-from pixelmill.models.ids import INCOMING_PREFIX, UPLOADS_PREFIX, image_key, is_incoming, new_task_id, result_image_id
+from pixelmill.models.ids import (
+    INCOMING_PREFIX,
+    UPLOADS_PREFIX,
+    image_key,
+    is_incoming,
+    new_task_id,
+    render_cache_prefix,
+    result_image_id,
+)
 from pixelmill.models.task import (
     TASK_LIFETIME,
     UNFINISHED_STATUSES,
@@ -192,10 +200,12 @@ def list_tasks(
 
 
 def delete_task(task_id: str, owner: str, stores: Stores) -> None:
-    """Cancel ``owner``'s task if it has not finished, then delete it and its result.
+    """Cancel ``owner``'s task if it has not finished, then delete it, its result and the
+    result's renders cached for image URLs.
 
     A worker still busy with it finds it cancelled (or gone) when it tries to
-    finish, and removes the result it wrote.
+    finish, and removes the result it wrote. The record goes last: if a deletion
+    fails, the client's retry finds the task and deletes what is left.
     """
     task = _owned_task(task_id, owner, stores)
     if task.status in UNFINISHED_STATUSES and stores.tasks.transition(
@@ -204,9 +214,14 @@ def delete_task(task_id: str, owner: str, stores: Stores) -> None:
         logger.info("task cancelled", extra={"status_before": task.status.value})
         count_task("TaskCancelled", task.function_type)
     # The result key is derived from the task: delete it even if no record names it yet.
-    stores.images.delete(image_key(result_image_id(task_id), owner))
+    result = result_image_id(task_id)
+    stores.images.delete(image_key(result, owner))
+    # After the result, which no render can read from then on. (A render that read it just
+    # before may still cache what it made: the cache's lifecycle rule removes that; copies
+    # already at CloudFront's edges stay until their max-age.)
+    renders = stores.images.delete_prefix(render_cache_prefix(result, owner))
     stores.tasks.delete(task_id)
-    logger.info("task deleted", extra={"status": task.status.value})
+    logger.info("task deleted", extra={"status": task.status.value, "cached_renders_deleted": renders})
 
 
 def to_public(task: Task, stores: Stores, settings: Settings) -> TaskPublic:

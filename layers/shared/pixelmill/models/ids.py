@@ -11,12 +11,17 @@ asked for by another tenant is another key, which does not exist.
   of its UTF-8 bytes keeps the id URL-safe, and the decoded key can only ever be
   under ``incoming/``). Its owner is not in its key: IngestFunction tags the
   object with it (``OWNER_TAG``).
+
+The renders of an image that image URLs cache are under ``cache/<owner>/``, in a
+folder of their own per image (``render_cache_prefix``), so that deleting a result
+deletes its renders too.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 import time
@@ -36,6 +41,7 @@ RESULT_ID_PATTERN = r"^res-[0-9A-HJKMNP-TV-Z]{26}$"
 UPLOADS_PREFIX = "uploads/"
 RESULTS_PREFIX = "results/"
 INCOMING_PREFIX = "incoming/"
+CACHE_PREFIX = "cache/"
 # S3 keys are at most 1024 UTF-8 bytes: what follows incoming/ is at most 1015, 1354 in base64.
 _MAX_INCOMING_NAME_BYTES = 1024 - len(INCOMING_PREFIX)
 INCOMING_ID_PATTERN = r"^in-[A-Za-z0-9_-]{2,1354}$"
@@ -154,6 +160,17 @@ def image_key(image_id: str, owner: str) -> str:
         return key
     prefix = UPLOADS_PREFIX if re.fullmatch(UPLOAD_ID_PATTERN, image_id) else RESULTS_PREFIX
     return f"{prefix}{owner}/{image_id}"
+
+
+def render_cache_prefix(image_id: str, owner: str) -> str:
+    """The folder of the cached renders of ``owner``'s image ``image_id``: ``cache/<owner>/<digest>/``.
+
+    The digest (of the image id) keeps keys short: an incoming id can be longer than an S3 key may be.
+    """
+    check_image_id(image_id)
+    if not re.fullmatch(TENANT_PATTERN, owner):
+        raise ValueError(f"not a tenant: {owner!r}")
+    return f"{CACHE_PREFIX}{owner}/{hashlib.sha256(image_id.encode()).hexdigest()[:32]}/"
 
 
 def owner_of_upload_key(key: str) -> tuple[str, str] | None:
