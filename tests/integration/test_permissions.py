@@ -25,9 +25,12 @@ FUNCTIONS = {
 ACTING: dict[str, str | None] = {"function": None}
 
 # API operations whose IAM action has another name (S3's HEAD is a GetObject, a multipart upload
-# is PutObject); every other operation is the action of the same name.
+# is PutObject, a listing ListBucket, a batch delete DeleteObject on each key); every other
+# operation is the action of the same name.
 ACTION_OF = {
     "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:DeleteObjects": "s3:DeleteObject",
     "s3:CreateMultipartUpload": "s3:PutObject",
     "s3:UploadPart": "s3:PutObject",
     "s3:CompleteMultipartUpload": "s3:PutObject",
@@ -92,11 +95,13 @@ def test_every_call_a_function_makes_is_an_action_its_role_allows(stack: Stack, 
     assert stack.process_batch().succeeded == 1
     assert stack.api.get(f"/api/tasks/{task['task_id']}/").json()["status"] == "done"
     stack.sweep()
+    # And image URLs signed, rendered, then served from the cache: of the upload, and of the result
+    for source in (image_id, f"res-{task['task_id']}"):
+        signed = stack.api.post("/api/urls/", json_body={"image_id": source, "steps": [{"function_type": "grayscale"}]})
+        assert signed.status == 200, signed.body
+        assert [stack.get_image_url(signed.json()["path"])["statusCode"] for _ in range(2)] == [200, 200]
+    # And the task deleted with its result and the result's cached render
     assert stack.api.delete(f"/api/tasks/{task['task_id']}/").status == 204
-    # And an image URL signed, rendered, then served from the cache
-    signed = stack.api.post("/api/urls/", json_body={"image_id": image_id, "steps": [{"function_type": "grayscale"}]})
-    assert signed.status == 200, signed.body
-    assert [stack.get_image_url(signed.json()["path"])["statusCode"] for _ in range(2)] == [200, 200]
 
     # Then every call each function made is allowed by its role
     assert set(calls) == set(FUNCTIONS.values())
