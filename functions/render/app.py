@@ -56,7 +56,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "headers": {
             "Content-Type": image.content_type,
             "ETag": image.etag,
-            "Cache-Control": f"public, max-age={settings.image_cache_max_age_seconds}, immutable",
+            # At most until the source expires (``image.max_age``): a render outlives it nowhere.
+            "Cache-Control": f"public, max-age={image.max_age}, immutable",
             "Vary": "Accept",
             "X-Pixelmill-Cache": "hit" if image.cache_hit else "miss",
         },

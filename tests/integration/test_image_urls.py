@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +13,7 @@ import boto3
 import pytest
 
 from pixelmill.dal import SigningKeys, get_stores
+from pixelmill.logic.image_urls import SOURCE_EXPIRES, source_expiry
 from pixelmill.models.ids import OWNER_TAG, incoming_image_id
 from pixelmill.settings import get_settings
 from tests.imagegen import decode, image_bytes
@@ -63,9 +65,14 @@ def test_a_signed_url_renders_then_comes_from_the_cache(stack: Stack) -> None:
     assert first["headers"]["Content-Type"] == "image/webp"
     assert first["headers"]["Vary"] == "Accept"
     assert first["headers"]["ETag"] == second["headers"]["ETag"]
-    assert (
-        first["headers"]["Cache-Control"] == f"public, max-age={get_settings().image_cache_max_age_seconds}, immutable"
-    )
+    # kept by CDNs and browsers until the upload expires (sooner than the configured year)
+    upload_key = f"uploads/{stack.api.tenant}/{image_id}"
+    written = boto3.client("s3").head_object(Bucket=stack.bucket, Key=upload_key)["LastModified"]
+    time_left = source_expiry(upload_key, written, get_settings()) - time.time()
+    for answer in (first, second):
+        max_age = int(answer["headers"]["Cache-Control"].removeprefix("public, max-age=").removesuffix(", immutable"))
+        assert answer["headers"]["Cache-Control"] == f"public, max-age={max_age}, immutable"
+        assert time_left - 60 < max_age <= time_left < get_settings().image_cache_max_age_seconds
     # And a client without WebP gets a JPEG, cached apart
     plain = get(stack, url["path"], accept="*/*")
     assert plain["headers"]["Content-Type"] == "image/jpeg"
@@ -93,6 +100,41 @@ def test_deleting_a_task_deletes_the_cached_renders_of_its_result(stack: Stack) 
     assert get(stack, of_upload)["headers"]["X-Pixelmill-Cache"] == "hit"
     assert get(stack, of_result)["statusCode"] == 404
     assert cache_keys(stack) == [kept]
+
+
+def _expire_cached_sources(stack: Stack) -> None:
+    """Make every cached render say that its source has expired (an hour ago)."""
+    s3 = boto3.client("s3")
+    for key in cache_keys(stack):
+        head = s3.head_object(Bucket=stack.bucket, Key=key)
+        s3.copy_object(
+            Bucket=stack.bucket,
+            Key=key,
+            CopySource={"Bucket": stack.bucket, "Key": key},
+            ContentType=head["ContentType"],
+            Metadata={SOURCE_EXPIRES: str(int(time.time()) - 3600)},
+            MetadataDirective="REPLACE",
+        )
+
+
+def test_a_render_is_served_no_longer_than_its_source_is_kept(stack: Stack) -> None:
+    # Given a render cached from an upload whose retention then ran out
+    image_id = stack.upload(image_bytes("JPEG", 320, 240), "image/jpeg")
+    path = sign(stack, image_id, [{"function_type": "resize", "function_args": {"width": 40}}])["path"]
+    assert get(stack, path)["headers"]["X-Pixelmill-Cache"] == "miss"
+    _expire_cached_sources(stack)
+    # When the upload is still there (here: it was never that old), the URL is rendered again
+    # from it: the cache does not answer for a source past its time
+    again = get(stack, path)
+    assert again["statusCode"] == 200
+    assert again["headers"]["X-Pixelmill-Cache"] == "miss"
+    assert get(stack, path)["headers"]["X-Pixelmill-Cache"] == "hit"  # cached with the upload's own expiry
+    # And once S3 has removed it, the URL finds no image, though its render is still in the cache
+    boto3.client("s3").delete_object(Bucket=stack.bucket, Key=f"uploads/{stack.api.tenant}/{image_id}")
+    _expire_cached_sources(stack)
+    gone = get(stack, path)
+    assert gone["statusCode"] == 404, gone["body"]
+    assert len(cache_keys(stack)) == 1
 
 
 def test_a_folder_of_renders_longer_than_a_listing_page_is_deleted_whole(stack: Stack) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,8 @@ class MemoryImageStore:
 
     objects: dict[str, tuple[bytes, str, dict[str, str]]] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    written: dict[str, datetime] = field(default_factory=dict)
+    """When each object was last written (S3's LastModified)."""
 
     def presign_upload(
         self, key: str, content_type: str, max_bytes: int, expires_in: int, metadata: dict[str, str] | None = None
@@ -105,7 +108,11 @@ class MemoryImageStore:
             return None
         data, content_type, metadata = self.objects[key]
         return StoredImage(
-            key=key, size=len(data), content_type=content_type, last_modified=utcnow(), metadata=metadata
+            key=key,
+            size=len(data),
+            content_type=content_type,
+            last_modified=self.written.get(key, utcnow()),
+            metadata=metadata,
         )
 
     def get(self, key: str) -> bytes:
@@ -119,7 +126,13 @@ class MemoryImageStore:
         data, content_type, _metadata = self.objects[key]
         if max_bytes is not None and len(data) > max_bytes:
             raise ImageTooLarge(f"the image has {len(data)} bytes, over the limit of {max_bytes}")
-        return FetchedImage(data=data, content_type=content_type, etag=str(hash(data)))
+        return FetchedImage(
+            data=data,
+            content_type=content_type,
+            etag=str(hash(data)),
+            last_modified=self.written.get(key, utcnow()),
+            metadata=dict(_metadata),
+        )
 
     def download(self, key: str, path: Path) -> None:
         path.write_bytes(self.get(key))
@@ -129,6 +142,7 @@ class MemoryImageStore:
 
     def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
         self.objects[key] = (data, content_type, dict(metadata or {}))
+        self.written[key] = utcnow()
 
     def owner_tag(self, key: str) -> str | None:
         return self.tags.get(key)

@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 
 from pixelmill.catalog import registry
 from pixelmill.catalog.convert import Convert
 from pixelmill.catalog.resize import Resize
-from pixelmill.errors import InvalidRequest, InvalidSignature
-from pixelmill.logic.image_urls import check_steps, negotiate_format, sign, url_pipeline, verify
+from pixelmill.errors import InvalidRequest, InvalidSignature, NotFound
+from pixelmill.logic.image_urls import (
+    RenderedImage,
+    check_steps,
+    create_url,
+    negotiate_format,
+    render,
+    sign,
+    source_expiry,
+    url_pipeline,
+    verify,
+)
+from pixelmill.models.ids import image_key
 from pixelmill.models.image_url import (
     MAX_URL_STEPS,
     ImagePath,
+    ImageUrlCreate,
     UrlStep,
     UrlStepCreate,
     parse_image_path,
     url_value,
 )
+from pixelmill.settings import Settings
+from tests.imagegen import image_bytes
+from tests.unit.memory_stores import MemoryImageStore, memory_stores
 
 OWNER = "AIDAALICE000000000001"
 IMAGE = "0197e45a-8fc5-7848-9c9f-56cc0ae0a087"
@@ -195,3 +212,41 @@ def test_json_arguments_keep_their_types_on_the_way_to_the_url() -> None:
     # 1 stays a number and true a boolean (a union tried left to right would swap them)
     step = UrlStepCreate.model_validate({"function_type": "resize", "function_args": {"width": 1, "upscale": True}})
     assert [url_value(value, key) for key, value in step.function_args.items()] == ["1", "true"]
+
+
+def test_a_sources_expiry_is_s3s_lifecycle_rule_for_its_prefix() -> None:
+    settings = Settings(result_retention_days=7, upload_retention_days=30)
+    written = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)
+    # S3 adds the rule's days, then rounds up to the next midnight UTC
+    assert source_expiry(f"results/{OWNER}/res-x", written, settings) == datetime(2026, 12, 10, tzinfo=UTC).timestamp()
+    assert source_expiry(f"uploads/{OWNER}/{IMAGE}", written, settings) == datetime(2027, 1, 2, tzinfo=UTC).timestamp()
+    assert source_expiry("incoming/a.png", written, settings) == datetime(2027, 1, 2, tzinfo=UTC).timestamp()
+    midnight = datetime(2026, 12, 2, tzinfo=UTC)
+    assert source_expiry("results/x", midnight, settings) == datetime(2026, 12, 9, tzinfo=UTC).timestamp()
+
+
+def test_a_render_is_kept_by_caches_at_most_until_its_source_expires() -> None:
+    # Given alice's result, written at midnight and kept 7 days, and a URL for it
+    settings = Settings(result_retention_days=7, image_cache_max_age_seconds=86_400)
+    stores = memory_stores()
+    images = cast(MemoryImageStore, stores.images)
+    result = "res-01KAB6Q2Z8M3N4P5Q6R7S8T9VW"
+    written = datetime(2026, 12, 2, tzinfo=UTC)
+    images.put(image_key(result, OWNER), image_bytes("PNG", 64, 48), "image/png")
+    images.written[image_key(result, OWNER)] = written
+    step = UrlStepCreate(function_type="grayscale")
+    url = create_url(ImageUrlCreate(image_id=result, steps=[step]), OWNER, stores, settings, "https://cdn.test")
+    expiry = datetime(2026, 12, 9, tzinfo=UTC).timestamp()
+
+    def at(seconds_before_expiry: float) -> RenderedImage:
+        return render(url.path, None, stores, settings, now=expiry - seconds_before_expiry)
+
+    # A week ahead: the configured max-age; an hour ahead: the hour; then none, still served while S3 keeps it
+    assert (at(7 * 86_400).max_age, at(3_600).max_age, at(-60).max_age) == (86_400, 3_600, 0)
+    # And a cached render of a source past its time is not served once the source is gone
+    cached = at(3_600)
+    assert cached.cache_hit
+    images.delete(image_key(result, OWNER))
+    with pytest.raises(NotFound):
+        at(-60)
+    assert at(60).cache_hit  # before the expiry the cache still answers (S3 keeps a result that long)

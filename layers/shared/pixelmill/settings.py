@@ -114,7 +114,9 @@ class Settings(BaseSettings):
         description="Base of signed image URLs (the CloudFront distribution); empty: the API's own host.",
     )
     image_cache_max_age_seconds: int = Field(
-        default=31_536_000, ge=0, description="Cache-Control max-age of rendered images (they never change)."
+        default=31_536_000,
+        ge=0,
+        description="Cache-Control max-age of rendered images, at most: never past their source's expiry.",
     )
     render_timeout_seconds: float = Field(
         default=20.0, gt=0, description="Time one image URL may take to render; below the function's timeout."

@@ -9,7 +9,7 @@ unit tests implement them in memory.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,11 +35,13 @@ class StoredImage:
 
 @dataclass(frozen=True)
 class FetchedImage:
-    """An object's bytes with its type and ETag, read in one request."""
+    """An object's bytes with its type, ETag, time written and user metadata, read in one request."""
 
     data: bytes
     content_type: str
     etag: str
+    last_modified: datetime
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,8 @@ class S3ImageStore:
             data=response["Body"].read(),
             content_type=response.get("ContentType", "application/octet-stream"),
             etag=response.get("ETag", "").strip('"'),
+            last_modified=response["LastModified"],
+            metadata=response.get("Metadata", {}),
         )
 
     def download(self, key: str, path: Path) -> None:

@@ -10,6 +10,10 @@ optional expiry time, so it cannot be extended.
 A render is cached in S3 under ``cache/<owner>/<image digest>/<hash>``, the hash
 of the steps and the negotiated format, in the image's own folder (deleting a
 task's result deletes its renders); a hit is served without transforming.
+
+A render is served no longer than its source is kept: it is cached with the time
+S3's lifecycle rule expires the source, a hit after that time is looked up again
+at the source, and ``Cache-Control`` lets CDNs and browsers keep it at most until then.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import hmac
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,7 +40,7 @@ from pixelmill.errors import (
 )
 from pixelmill.logic.processing import deadline
 from pixelmill.logic.tasks import owned_image
-from pixelmill.models.ids import image_key, is_incoming, render_cache_prefix
+from pixelmill.models.ids import RESULTS_PREFIX, image_key, is_incoming, render_cache_prefix
 from pixelmill.models.image_url import (
     AUTO_FORMAT,
     ImagePath,
@@ -47,7 +52,7 @@ from pixelmill.models.image_url import (
 )
 from pixelmill.observability import logger
 from pixelmill.settings import Settings
-from pixelmill.stores import Stores
+from pixelmill.stores import FetchedImage, Stores
 from pixelmill.transforms import Limits
 
 URL_PREFIX = "/img/"
@@ -60,14 +65,45 @@ NEGOTIATED_FORMATS = ("avif", "webp", "jpeg")
 MAX_RESPONSE_BYTES = (6 * 1024 * 1024 - 16 * 1024) * 3 // 4
 
 
+SOURCE_EXPIRES = "source-expires"
+"""The cached render's metadata: when the source expires (Unix seconds)."""
+
+
 @dataclass(frozen=True)
 class RenderedImage:
-    """An image URL's answer."""
+    """An image URL's answer, and for how many seconds it may be kept (``Cache-Control: max-age``)."""
 
     data: bytes
     content_type: str
     etag: str
     cache_hit: bool
+    max_age: int
+
+
+def source_expiry(source_key: str, written: datetime, settings: Settings) -> float:
+    """When S3's lifecycle rule expires the source at ``source_key`` written at ``written`` (Unix seconds).
+
+    S3 adds the rule's days to the time an object was written and rounds up to the next
+    midnight UTC; results have their rule, uploads and incoming files theirs.
+    """
+    days = settings.result_retention_days if source_key.startswith(RESULTS_PREFIX) else settings.upload_retention_days
+    due = written.astimezone(UTC) + timedelta(days=days)
+    midnight = due.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight if midnight == due else midnight + timedelta(days=1)).timestamp()
+
+
+def _max_age(expires: float | None, now: float, settings: Settings) -> int:
+    """``Cache-Control``'s max-age: the configured one, cut to the source's time left."""
+    configured = settings.image_cache_max_age_seconds
+    return configured if expires is None else max(0, min(configured, int(expires - now)))
+
+
+def _cached_source_expiry(cached: FetchedImage) -> float | None:
+    """The source's expiry a cached render was stored with (None for one cached without it)."""
+    try:
+        return float(cached.metadata[SOURCE_EXPIRES])
+    except (KeyError, ValueError):
+        return None
 
 
 def sign(signed: str, key: bytes) -> str:
@@ -208,7 +244,8 @@ def render(
     path = parse_image_path(signed)
     fmt = negotiate_format(accept) if uses_auto_format(path) else None
     pipeline = url_pipeline(path.steps, fmt or NEGOTIATED_FORMATS[-1])
-    verify(signature, signed, stores.signing_keys.keys(), time.time() if now is None else now)
+    now = time.time() if now is None else now
+    verify(signature, signed, stores.signing_keys.keys(), now)
 
     key = cache_key(path, fmt)
     # The source is not asked for while the cache is looked up. On S3 that would take a round trip
@@ -216,7 +253,11 @@ def render(
     # process (one request's work at a time), it made hits twice as slow for a few ms off a render.
     cached = stores.images.fetch(key)
     if cached is not None:
-        return RenderedImage(cached.data, cached.content_type, f'"{cached.etag}"', cache_hit=True)
+        expires = _cached_source_expiry(cached)
+        if expires is None or now < expires:
+            etag = f'"{cached.etag}"'
+            return RenderedImage(cached.data, cached.content_type, etag, True, _max_age(expires, now, settings))
+        # The source's time is up: it is (or is about to be) gone, and so is what was made of it.
 
     # Uploads and results are under their owner's prefix: reading the key is the ownership check.
     # A file under incoming/ names its owner in a tag (no HEAD first: the GET finds a missing file).
@@ -235,6 +276,7 @@ def render(
             f"the result has {len(rendered.data)} bytes, over the {MAX_RESPONSE_BYTES} a response can carry: "
             "ask for a smaller size or a lossy format"
         )
-    stores.images.put(key, rendered.data, rendered.content_type)
+    expires = source_expiry(source_key, source.last_modified, settings)
+    stores.images.put(key, rendered.data, rendered.content_type, {SOURCE_EXPIRES: str(int(expires))})
     etag = f'"{hashlib.md5(rendered.data, usedforsecurity=False).hexdigest()}"'  # S3's ETag of a single PUT
-    return RenderedImage(rendered.data, rendered.content_type, etag, cache_hit=False)
+    return RenderedImage(rendered.data, rendered.content_type, etag, False, _max_age(expires, now, settings))
