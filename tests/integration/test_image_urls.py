@@ -123,8 +123,8 @@ def test_a_render_is_served_no_longer_than_its_source_is_kept(stack: Stack) -> N
     path = sign(stack, image_id, [{"function_type": "resize", "function_args": {"width": 40}}])["path"]
     assert get(stack, path)["headers"]["X-Pixelmill-Cache"] == "miss"
     _expire_cached_sources(stack)
-    # When the upload is still there (here: it was never that old), the URL is rendered again
-    # from it: the cache does not answer for a source past its time
+    # When the upload is there (written again since: here, it was never that old), the URL is
+    # rendered again from it: the cache does not answer for a source past its time
     again = get(stack, path)
     assert again["statusCode"] == 200
     assert again["headers"]["X-Pixelmill-Cache"] == "miss"

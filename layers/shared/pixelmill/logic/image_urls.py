@@ -13,7 +13,9 @@ task's result deletes its renders); a hit is served without transforming.
 
 A render is served no longer than its source is kept: it is cached with the time
 S3's lifecycle rule expires the source, a hit after that time is looked up again
-at the source, and ``Cache-Control`` lets CDNs and browsers keep it at most until then.
+at the source (which may have been written again since), a source past that time
+is not found (S3 removes expired objects a while later), and ``Cache-Control``
+lets CDNs and browsers keep a render at most until then.
 """
 
 from __future__ import annotations
@@ -267,6 +269,9 @@ def render(
     source = stores.images.fetch(source_key, max_bytes=settings.max_upload_bytes)
     if source is None:
         raise NotFound(f"no image {path.image_id}")
+    expires = source_expiry(source_key, source.last_modified, settings)
+    if now >= expires:
+        raise NotFound(f"no image {path.image_id}: it has expired")
     # The implementation, loaded only here (RenderFunction has the imaging layer; the API does not).
     runnable = registry.load(pipeline.name, pipeline.model_dump(exclude_unset=True))
     with deadline(settings.render_timeout_seconds):
@@ -276,7 +281,6 @@ def render(
             f"the result has {len(rendered.data)} bytes, over the {MAX_RESPONSE_BYTES} a response can carry: "
             "ask for a smaller size or a lossy format"
         )
-    expires = source_expiry(source_key, source.last_modified, settings)
     stores.images.put(key, rendered.data, rendered.content_type, {SOURCE_EXPIRES: str(int(expires))})
     etag = f'"{hashlib.md5(rendered.data, usedforsecurity=False).hexdigest()}"'  # S3's ETag of a single PUT
     return RenderedImage(rendered.data, rendered.content_type, etag, False, _max_age(expires, now, settings))
