@@ -436,16 +436,18 @@ def test_processor_reads_images_and_writes_only_results(template: Template) -> N
 
 
 def test_ingest_reads_uploads_and_only_tags_incoming(template: Template) -> None:
-    # HEAD (metadata, and a version if the bucket keeps versions); no object written, only its owner tagged
+    # HEAD (metadata, and a version if the bucket keeps versions); no object written, only its owner
+    # tagged; the renders image URLs cached of a file written before deleted
     assert _s3_grants(template, "IngestFunction") == {
         ("s3:GetObject", "incoming/*"),
         ("s3:GetObjectVersion", "incoming/*"),
         ("s3:GetObject", "uploads/*"),
         ("s3:GetObjectVersion", "uploads/*"),
         ("s3:PutObjectTagging", "incoming/*"),
+        ("s3:DeleteObject", "cache/*"),
         ("s3:ListBucket", ""),
     }
-    assert _list_prefixes(template, "IngestFunction") == {"incoming/*", "uploads/*"}
+    assert _list_prefixes(template, "IngestFunction") == {"incoming/*", "uploads/*", "cache/*"}
 
 
 def test_ingest_creates_tasks_and_queues_them(template: Template) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 import requests
+from PIL import Image
 
 from infra.events import load_event
 from pixelmill.catalog import registry
@@ -23,7 +24,7 @@ from pixelmill.logic.ingest import upload_task_id
 from pixelmill.models.ids import image_key, incoming_image_id
 from pixelmill.models.task import Task, TaskStatus
 from pixelmill.settings import get_settings
-from tests.imagegen import decode, image_bytes, jpeg_bytes
+from tests.imagegen import decode, encode, image_bytes, jpeg_bytes
 from tests.integration.conftest import ALICE, ApiClient, Stack, iam_user
 
 # Files are dropped into incoming/ by alice, an IAM user: S3 names her in each notification.
@@ -577,3 +578,36 @@ def test_a_task_can_be_made_by_hand_on_an_incoming_file(stack: Stack, notificati
     assert response.status == 200, response.body
     assert len(_tasks(stack, image_id=incoming_image_id("incoming/thumbnails/twice.jpg"))) == 2
     assert TaskStatus(response.json()["status"]) is TaskStatus.QUEUED
+
+
+def _centre(answer: dict[str, Any]) -> tuple[int, ...]:
+    """The centre pixel of an image URL's answer."""
+    image = decode(base64.b64decode(answer["body"])).convert("RGB")
+    pixel = image.getpixel((image.width // 2, image.height // 2))
+    assert isinstance(pixel, tuple)
+    return pixel
+
+
+def test_a_file_written_again_under_its_name_is_what_its_image_urls_show(
+    stack: Stack, notifications: Notifications
+) -> None:
+    # Given a file in incoming/ that alice rendered through an image URL, and another file's render
+    key, other = "incoming/renders/photo.jpg", "incoming/renders/other.jpg"
+    for name in (key, other):
+        _put(stack, name, encode(Image.new("RGB", (64, 48), (200, 30, 30)), "JPEG"))
+    notifications.deliver()
+    steps = [{"function_type": "resize", "function_args": {"width": 16}}]
+    paths = [
+        stack.api.post("/api/urls/", json_body={"image_id": incoming_image_id(name), "steps": steps}).json()["path"]
+        for name in (key, other)
+    ]
+    assert _centre(stack.get_image_url(paths[0]))[0] > 150  # red
+    assert stack.get_image_url(paths[1])["headers"]["X-Pixelmill-Cache"] == "miss"
+    # When she writes the file again, in another colour, and S3 tells IngestFunction
+    _put(stack, key, encode(Image.new("RGB", (64, 48), (30, 30, 200)), "JPEG"))
+    notifications.deliver()
+    # Then its URL shows the new file, and the other file's render is still cached
+    again = stack.get_image_url(paths[0])
+    assert again["headers"]["X-Pixelmill-Cache"] == "miss"
+    assert _centre(again)[2] > 150  # blue
+    assert stack.get_image_url(paths[1])["headers"]["X-Pixelmill-Cache"] == "hit"

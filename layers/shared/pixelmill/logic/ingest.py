@@ -13,6 +13,9 @@ sends more than one for a multipart upload), so an upload's task id is derived
 from the object as stored (key, version, ETag, Last-Modified, metadata): every
 delivery about the same object computes the same id, and the conditional write
 that creates the task lets exactly one of them through.
+
+A file written again under the same name keeps its image id: the renders image
+URLs cached of it before are deleted, so its URLs show the new file.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from pydantic import ValidationError
 from pixelmill.catalog import field_errors
 from pixelmill.errors import InvalidRequest, QuotaExceeded, TaskExists
 from pixelmill.logic import tasks
-from pixelmill.models.ids import INCOMING_PREFIX, incoming_image_id, new_task_id, owner_of_upload_key
+from pixelmill.models.ids import (
+    INCOMING_PREFIX,
+    incoming_image_id,
+    new_task_id,
+    owner_of_upload_key,
+    render_cache_prefix,
+)
 from pixelmill.models.ingest import (
     FUNCTION_ARGS_METADATA,
     FUNCTION_TYPE_METADATA,
@@ -106,6 +115,10 @@ def ingest_upload(upload: UploadedObject, stores: Stores, settings: Settings) ->
         stores.images.tag_owner(upload.key, owner)  # so that the owner can use the file through the API
         order = _order_of_metadata(stored.metadata) or _order_of_rule(rule)
     context |= {"owner": owner, "image_id": image_id}
+    # A file written again under its name is the same image id with new pixels: what image URLs
+    # rendered of the file before goes (a first write has nothing there).
+    if stale := stores.images.delete_prefix(render_cache_prefix(image_id, owner)):
+        logger.info("cached renders of the file before deleted", extra={**context, "renders": stale})
     if order is None:
         return _ignored(
             f"no {FUNCTION_TYPE_METADATA} metadata and no rule in PIXELMILL_INGEST_RULES for this key", context
