@@ -145,15 +145,20 @@ def is_incoming(image_id: str) -> bool:
     return image_id.startswith("in-")
 
 
+def _check_image_of(image_id: str, owner: str) -> None:
+    """ValueError unless ``image_id`` is one of ours and ``owner`` a tenant: what keys are made of."""
+    check_image_id(image_id)
+    if not re.fullmatch(TENANT_PATTERN, owner):
+        raise ValueError(f"not a tenant: {owner!r}")
+
+
 def image_key(image_id: str, owner: str) -> str:
     """The S3 key of ``owner``'s image ``image_id``; refuses anything that is not one of ours.
 
     Uploads and results live under their owner's prefix; a file under
     ``incoming/`` is where its uploader put it (its owner is checked on its tag).
     """
-    check_image_id(image_id)
-    if not re.fullmatch(TENANT_PATTERN, owner):
-        raise ValueError(f"not a tenant: {owner!r}")
+    _check_image_of(image_id, owner)
     if is_incoming(image_id):
         key = _incoming_key(image_id)
         assert key is not None  # check_image_id
@@ -167,9 +172,7 @@ def render_cache_prefix(image_id: str, owner: str) -> str:
 
     The digest (of the image id) keeps keys short: an incoming id can be longer than an S3 key may be.
     """
-    check_image_id(image_id)
-    if not re.fullmatch(TENANT_PATTERN, owner):
-        raise ValueError(f"not a tenant: {owner!r}")
+    _check_image_of(image_id, owner)
     return f"{CACHE_PREFIX}{owner}/{hashlib.sha256(image_id.encode()).hexdigest()[:32]}/"
 
 
