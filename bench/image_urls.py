@@ -32,6 +32,7 @@ from bench.photo import encoded, photo
 from bench.timing import timed
 from pixelmill.catalog import registry
 from pixelmill.logic.image_urls import url_pipeline
+from pixelmill.models.ids import image_key
 from pixelmill.models.image_url import parse_image_path
 from pixelmill.settings import Settings
 from pixelmill.transforms import Limits
@@ -65,7 +66,8 @@ def main() -> None:
             signed = stack.session.post(f"{stack.api}/urls/", json={"image_id": image_id, "steps": steps}, timeout=30)
             signed.raise_for_status()
             url, path = signed.json()["url"], signed.json()["path"]
-            arguments = url_pipeline(parse_image_path(path.split("/", 3)[3]).steps, "jpeg")
+            parsed = parse_image_path(path.split("/", 3)[3])
+            arguments = url_pipeline(parsed.steps, "jpeg")
             pipeline = registry.load(arguments.name, arguments.model_dump(exclude_unset=True))
             limits = Limits.from_settings(Settings())
             s3 = stack.client("s3")
@@ -85,9 +87,7 @@ def main() -> None:
             def refused() -> None:
                 assert requests.get(refused_url, timeout=60).status_code == 403
 
-            source_key = next(
-                item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"] if image_id in item["Key"]
-            )
+            source_key = image_key(parsed.image_id, parsed.owner)
             result = pipeline.run(source, limits).data
             s3_calls: dict[str, Callable[[], object]] = {
                 "lookup": lambda: _missing(s3, bucket, "cache/none"),
